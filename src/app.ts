@@ -1,0 +1,52 @@
+// createApp(deps) builds the whole HTTP service. Everything it needs comes in as arguments, so
+// tests build it on a fresh database with their own keys, and `export type App` feeds Eden.
+import { cors } from "@elysiajs/cors";
+import { openapi } from "@elysiajs/openapi";
+import { Elysia } from "elysia";
+import { authentication } from "./auth/plugin.ts";
+import { createUserRegistry } from "./auth/users.ts";
+import type { TokenVerifier } from "./auth/verify.ts";
+import type { Config } from "./config.ts";
+import type { DatabaseHandle } from "./db/client.ts";
+import { errorHandler } from "./http/errors.ts";
+import type { Logger } from "./http/log.ts";
+import { healthRoutes } from "./modules/health/index.ts";
+
+export interface AppDeps {
+  config: Pick<Config, "corsOrigins">;
+  database: DatabaseHandle;
+  verifyToken: TokenVerifier;
+  log: Logger;
+}
+
+export function createApp({ config, database, verifyToken, log }: AppDeps) {
+  const routes: { method: string; path: string }[] = [];
+  const app = new Elysia()
+    .use(errorHandler(log, () => routes))
+    .use(
+      cors({
+        origin: config.corsOrigins.includes("*") ? true : config.corsOrigins,
+        credentials: true,
+        methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allowedHeaders: ["Authorization", "Content-Type"],
+        exposeHeaders: ["X-Total-Count", "Location"],
+        maxAge: 600,
+      }),
+    )
+    .use(
+      openapi({
+        path: "/docs",
+        documentation: {
+          info: { title: "todo-api", version: "0.1.0", description: "Tasks of the users of a Better Auth frontend." },
+          components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
+          security: [{ bearer: [] }],
+        },
+      }),
+    )
+    .use(healthRoutes(database))
+    .group("/api", (api) => api.use(authentication(verifyToken, createUserRegistry(database.db))));
+  routes.push(...app.routes);
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

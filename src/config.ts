@@ -1,0 +1,104 @@
+// The only reader of process.env. Every variable is parsed here once; a bad value stops the
+// process at start with one line per bad variable, instead of failing on the first request.
+
+export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
+export type NodeEnv = "development" | "production" | "test";
+
+export interface AuthConfig {
+  /** HS256/384/512 shared secret (Better Auth's BETTER_AUTH_SECRET). */
+  secret?: string;
+  /** Better Auth's base URL; the JWKS lives at $BETTER_AUTH_URL/api/auth/jwks. */
+  url?: string;
+  jwksUrl?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Unset: embedded PGlite under dataDir. `memory://`: in-memory PGlite. Else PostgreSQL. */
+  databaseUrl?: string;
+  dataDir: string;
+  dbPoolMax: number;
+  corsOrigins: string[];
+  logLevel: LogLevel;
+  nodeEnv: NodeEnv;
+  auth: AuthConfig;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const read = (name: string) => {
+    const value = env[name]?.trim();
+    return value === "" ? undefined : value;
+  };
+  const integer = (name: string, fallback: number, min: number, max: number) => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      problems.push(`${name}=${raw}: expected an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      problems.push(`${name}=${raw}: expected one of ${allowed.join(", ")}`);
+      return fallback;
+    }
+    return raw as T;
+  };
+  const url = (name: string, protocols: string[]) => {
+    const raw = read(name);
+    if (raw === undefined) return undefined;
+    if (!URL.canParse(raw) || !protocols.includes(new URL(raw).protocol)) {
+      problems.push(`${name}=${redact(raw)}: expected a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`);
+      return undefined;
+    }
+    return raw;
+  };
+
+  const nodeEnv = oneOf("NODE_ENV", ["development", "production", "test"] as const, "development");
+  const config: Config = {
+    port: integer("PORT", 8000, 0, 65535),
+    host: read("HOST") ?? "0.0.0.0",
+    databaseUrl: url("DATABASE_URL", ["postgres:", "postgresql:", "memory:"]),
+    dataDir: read("DATA_DIR") ?? "./data",
+    dbPoolMax: integer("DB_POOL_MAX", 10, 1, 1000),
+    corsOrigins: (read("CORS_ORIGINS") ?? "http://localhost:3000").split(",").map((o) => o.trim()).filter(Boolean),
+    logLevel: oneOf("LOG_LEVEL", ["debug", "info", "warn", "error", "silent"] as const, "info"),
+    nodeEnv,
+    auth: {
+      secret: read("BETTER_AUTH_SECRET"),
+      url: url("BETTER_AUTH_URL", ["http:", "https:"]),
+      jwksUrl: url("AUTH_JWKS_URL", ["http:", "https:"]),
+      issuer: read("AUTH_ISSUER"),
+      audience: read("AUTH_AUDIENCE"),
+    },
+  };
+
+  for (const origin of config.corsOrigins) {
+    const valid = origin === "*" || (URL.canParse(origin) && new URL(origin).origin === origin);
+    if (!valid) problems.push(`CORS_ORIGINS: "${origin}" is not an origin such as http://localhost:3000`);
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Hides a password in a URL so it can be printed. */
+export function redact(raw: string): string {
+  return raw.replace(/(\/\/[^:/@]*:)[^@]*@/, "$1***@");
+}

@@ -1,0 +1,73 @@
+// One typed `db` over either PostgreSQL (Bun's built-in SQL pool) or embedded PGlite.
+// Nothing above src/db/ knows which one it got.
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { SQL } from "bun";
+import { drizzle as drizzleBunSql } from "drizzle-orm/bun-sql";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { sql } from "drizzle-orm";
+import { migratePglite, migratePostgres } from "./migrate.ts";
+import * as schema from "./schema.ts";
+
+export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface DatabaseHandle {
+  db: Database;
+  kind: "postgres" | "pglite";
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>;
+  /** Applies the migrations of drizzle/ that this database has not seen yet. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** postgres://… for PostgreSQL, memory:// for an in-memory PGlite, unset for PGlite on disk. */
+  url?: string;
+  dataDir: string;
+  poolMax: number;
+  /** A dump of a migrated PGlite (from `dumpDataDir()`), so tests skip initdb and migrations. */
+  pgliteTemplate?: Blob;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
+  if (options.url && !options.url.startsWith("memory:")) return openPostgres(options.url, options.poolMax);
+  const dataDir = options.url ? undefined : resolve(options.dataDir);
+  if (dataDir) mkdirSync(dirname(dataDir), { recursive: true });
+  return openPglite(await PGlite.create({ dataDir, loadDataDir: options.pgliteTemplate }));
+}
+
+export function openPostgres(url: string, poolMax: number): DatabaseHandle {
+  const client = new SQL({
+    url,
+    max: poolMax,
+    // Fail fast when the server is gone, so callers get a 503 instead of a hang.
+    connectionTimeout: 5,
+    idleTimeout: 60,
+  });
+  const db = drizzleBunSql({ client, schema }) as unknown as Database;
+  return {
+    db,
+    kind: "postgres",
+    migrate: () => migratePostgres(url),
+    ping: async () => {
+      await client`select 1`;
+    },
+    close: () => client.close({ timeout: 5 }),
+  };
+}
+
+export function openPglite(client: PGlite): DatabaseHandle {
+  const db = drizzlePglite({ client, schema }) as unknown as Database;
+  return {
+    db,
+    kind: "pglite",
+    migrate: () => migratePglite(db),
+    ping: async () => {
+      await db.execute(sql`select 1`);
+    },
+    close: () => client.close(),
+  };
+}

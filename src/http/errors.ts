@@ -1,0 +1,119 @@
+// One error body for the whole service: {"detail": "..."} plus `errors` for validation.
+// Services throw HttpError subclasses; the root handler maps them and Elysia's own errors.
+import { Elysia, ValidationError } from "elysia";
+import type { Logger } from "./log.ts";
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export interface ErrorBody {
+  detail: string;
+  errors?: FieldError[];
+}
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail);
+  }
+}
+
+export class DatabaseUnavailableError extends HttpError {
+  constructor(cause?: unknown) {
+    super(503, "Database unavailable");
+    this.cause = cause;
+  }
+}
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Turns TypeBox's paths ("/title", "/0/name") into the contract's field names. */
+function fieldErrors(error: Readonly<ValidationError>): FieldError[] {
+  const seen = new Set<string>();
+  const errors: FieldError[] = [];
+  for (const issue of error.all) {
+    const path = "path" in issue ? issue.path : "";
+    const field = path.replace(/^\//, "").replaceAll("/", ".") || (error.type === "body" ? "body" : error.type);
+    if (seen.has(field)) continue;
+    seen.add(field);
+    errors.push({ field, message: "summary" in issue && issue.summary ? issue.summary : issue.message });
+  }
+  return errors;
+}
+
+const validationDetail: Record<string, string> = {
+  body: "Invalid request body",
+  query: "Invalid query parameter",
+  params: "Invalid path parameter",
+  headers: "Invalid request header",
+};
+
+/**
+ * The root error handler. Register it once, before every module: a second onError in a
+ * sub-instance runs twice (elysia #1323).
+ * `routes` is read when an error happens, so it sees routes added after this plugin.
+ */
+export function errorHandler(log: Logger, routes: () => readonly { method: string; path: string }[]) {
+  return new Elysia({ name: "error-handler" })
+    .onRequest(({ request }) => {
+      // Refuse large bodies before reading them; Bun.serve's maxRequestBodySize backs this up
+      // for chunked uploads that announce no length.
+      const length = Number(request.headers.get("content-length") ?? 0);
+      if (length > MAX_BODY_BYTES) return json(413, { detail: "Request body is larger than 64 KiB" });
+    })
+    .onError({ as: "global" }, ({ code, error, request, path }) => {
+      if (error instanceof HttpError) {
+        if (error.status >= 500) log.error("request failed", { method: request.method, path, cause: error.cause ?? error });
+        return json(error.status, { detail: error.detail }, error.headers);
+      }
+      switch (code) {
+        case "VALIDATION":
+          if (error.type === "response") break; // our own output broke its schema: a 500
+          return json(400, { detail: validationDetail[error.type] ?? "Invalid request", errors: fieldErrors(error) });
+        case "PARSE":
+          return json(400, { detail: "Request body is not valid JSON" });
+        case "NOT_FOUND": {
+          const allow = allowedMethods(routes(), path, request.method);
+          return allow.length > 0 ? json(405, { detail: "Method not allowed" }, { allow: allow.join(", ") }) : json(404, { detail: "Not found" });
+        }
+      }
+      log.error("unhandled error", { method: request.method, path, code, cause: error });
+      return json(500, { detail: "Internal server error" });
+    });
+}
+
+export function json(status: number, body: ErrorBody, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+const patterns = new Map<string, RegExp>();
+function pattern(path: string): RegExp {
+  let re = patterns.get(path);
+  if (!re) {
+    const source = path
+      .split("/")
+      .map((part) => (part.startsWith(":") ? "[^/]+" : part === "*" ? ".*" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+      .join("/");
+    re = new RegExp(`^${source}/?$`);
+    patterns.set(path, re);
+  }
+  return re;
+}
+
+function allowedMethods(routes: readonly { method: string; path: string }[], path: string, method: string): string[] {
+  const methods = new Set<string>();
+  for (const route of routes) {
+    // CORS answers OPTIONS on every path; it says nothing about which methods a path has.
+    if (route.method === method || route.method === "OPTIONS") continue;
+    if (pattern(route.path).test(path)) methods.add(route.method);
+  }
+  return [...methods];
+}

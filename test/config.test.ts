@@ -1,0 +1,65 @@
+// Configuration is parsed once at start; every bad variable is named, and the process exits 1.
+import { describe, expect, test } from "bun:test";
+import { ConfigError, loadConfig } from "../src/config.ts";
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+}
+
+describe("config", () => {
+  test("defaults need no variable at all", () => {
+    expect(loadConfig({})).toEqual({
+      port: 8000,
+      host: "0.0.0.0",
+      databaseUrl: undefined,
+      dataDir: "./data",
+      dbPoolMax: 10,
+      corsOrigins: ["http://localhost:3000"],
+      logLevel: "info",
+      nodeEnv: "development",
+      auth: { secret: undefined, url: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined },
+    });
+  });
+
+  test.each([
+    ["PORT", "abc", "PORT=abc: expected an integer from 0 to 65535"],
+    ["PORT", "70000", "PORT=70000: expected an integer from 0 to 65535"],
+    ["PORT", "-1", "PORT=-1: expected an integer from 0 to 65535"],
+    ["DB_POOL_MAX", "0", "DB_POOL_MAX=0: expected an integer from 1 to 1000"],
+    ["DATABASE_URL", "not-a-url", "DATABASE_URL=not-a-url: expected a URL starting with postgres:// or postgresql:// or memory://"],
+    ["DATABASE_URL", "mysql://root@localhost/x", "DATABASE_URL=mysql://root@localhost/x: expected a URL starting with postgres:// or postgresql:// or memory://"],
+    ["LOG_LEVEL", "loud", "LOG_LEVEL=loud: expected one of debug, info, warn, error, silent"],
+    ["NODE_ENV", "prod", "NODE_ENV=prod: expected one of development, production, test"],
+    ["CORS_ORIGINS", "localhost:3000", 'CORS_ORIGINS: "localhost:3000" is not an origin such as http://localhost:3000'],
+  ])("%s=%s is refused with a message naming it", (name, value, message) => {
+    expect(problems({ [name]: value })).toEqual([message]);
+  });
+
+  test("every bad variable is reported at once, passwords hidden", () => {
+    expect(problems({ PORT: "abc", DB_POOL_MAX: "0", DATABASE_URL: "mysql://u:hunter2@h/db" })).toEqual([
+      "PORT=abc: expected an integer from 0 to 65535",
+      "DATABASE_URL=mysql://u:***@h/db: expected a URL starting with postgres:// or postgresql:// or memory://",
+      "DB_POOL_MAX=0: expected an integer from 1 to 1000",
+    ]);
+  });
+
+  test("the process exits 1 with one line per bad variable", async () => {
+    const proc = Bun.spawn(["bun", "src/index.ts"], {
+      env: { PATH: process.env.PATH, PORT: "70000", DATABASE_URL: "not-a-url", DB_POOL_MAX: "0" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect(await proc.exited).toBe(1);
+    expect((await new Response(proc.stderr).text()).trim().split("\n")).toEqual([
+      "config: PORT=70000: expected an integer from 0 to 65535",
+      "config: DATABASE_URL=not-a-url: expected a URL starting with postgres:// or postgresql:// or memory://",
+      "config: DB_POOL_MAX=0: expected an integer from 1 to 1000",
+    ]);
+  });
+});
