@@ -1,0 +1,106 @@
+// The bench's data: one migrated, seeded template database, copied per server so every server
+// starts from the same rows (writes of one run never change what the next one reads).
+import { SQL } from "bun";
+import { SignJWT } from "jose";
+import { migratePostgres } from "../src/db/migrate.ts";
+
+export const USERS = 200;
+export const TASKS_PER_USER = 50;
+export const BIG_USER_TASKS = 10_000;
+
+export interface BenchUser {
+  id: string;
+  token: string;
+  taskIds: string[];
+}
+
+export interface BenchData {
+  users: BenchUser[];
+  /** The user with BIG_USER_TASKS tasks. */
+  big: BenchUser;
+}
+
+export function databaseUrl(serverUrl: string, name: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.href;
+}
+
+/** Creates `name`, migrates it with the service's own migrations and fills it. */
+export async function seedTemplate(serverUrl: string, name: string, secret: string): Promise<BenchData> {
+  const admin = new SQL({ url: serverUrl, max: 1 });
+  try {
+    await admin.unsafe(`create database ${name}`);
+  } finally {
+    await admin.close();
+  }
+  const url = databaseUrl(serverUrl, name);
+  await migratePostgres(url);
+
+  const db = new SQL({ url, max: 1 });
+  try {
+    // Ids look like Better Auth's: opaque 32-character strings. Statuses, priorities (a quarter
+    // without one), due dates (a fifth without one) and creation times vary with the task number.
+    await db.unsafe(`
+      insert into users (id, email, name)
+      select substr(md5('bench-user-' || g), 1, 32), 'user' || g || '@bench.test', 'Bench User ' || g
+      from generate_series(0, ${USERS}) g`);
+    const taskRows = (userFilter: string, count: number) => `
+      insert into tasks (user_id, title, description, completed, priority, due_date, created_at, updated_at)
+      select u.id,
+             'Task ' || n || ' of ' || u.name,
+             case when n % 3 = 0 then 'Notes for task ' || n end,
+             (n * 7) % 10 < 4,
+             (array['low', 'medium', 'high'])[n % 4 + 1],
+             case when n % 5 <> 0 then timestamptz '2026-01-01 09:00:00+00' + (n % 120) * interval '1 day' end,
+             timestamptz '2025-06-01 00:00:00+00' + n * interval '1 minute',
+             timestamptz '2025-06-01 00:00:00+00' + n * interval '1 minute'
+      from users u cross join generate_series(1, ${count}) n
+      where ${userFilter}`;
+    const bigId = (await db`select substr(md5('bench-user-0'), 1, 32) as id`)[0].id as string;
+    await db.unsafe(taskRows(`u.id <> '${bigId}'`, TASKS_PER_USER));
+    await db.unsafe(taskRows(`u.id = '${bigId}'`, BIG_USER_TASKS));
+    await db`analyze`;
+
+    const rows: { user_id: string; ids: string[] }[] = await db`
+      select user_id, array_agg(id::text order by created_at) as ids
+      from tasks where user_id <> ${bigId} group by user_id order by user_id`;
+    const key = new TextEncoder().encode(secret);
+    const token = (sub: string) =>
+      new SignJWT({ sub, email: `${sub}@bench.test` })
+        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+        .setIssuedAt()
+        .setExpirationTime("2h")
+        .sign(key);
+    const users = await Promise.all(rows.map(async (r) => ({ id: r.user_id, token: await token(r.user_id), taskIds: r.ids })));
+    return { users, big: { id: bigId, token: await token(bigId), taskIds: [] } };
+  } finally {
+    await db.close();
+  }
+}
+
+/** A copy of the template for one server; cheap because PostgreSQL copies files. */
+export async function copyDatabase(serverUrl: string, template: string, name: string): Promise<string> {
+  const admin = new SQL({ url: serverUrl, max: 1 });
+  try {
+    await admin.unsafe(`create database ${name} template ${template}`);
+  } finally {
+    await admin.close();
+  }
+  return databaseUrl(serverUrl, name);
+}
+
+export async function dropDatabases(serverUrl: string, names: string[]): Promise<void> {
+  const admin = new SQL({ url: serverUrl, max: 1 });
+  try {
+    for (const name of names) await admin.unsafe(`drop database if exists ${name} with (force)`);
+  } finally {
+    await admin.close();
+  }
+}
+
+/** The data as a Lua chunk for wrk.lua: every wrk thread loads it with dofile(). */
+export function luaData(data: BenchData): string {
+  const user = (u: BenchUser) => `{auth=${JSON.stringify(`Bearer ${u.token}`)},tasks={${u.taskIds.map((id) => `"${id}"`).join(",")}}}`;
+  return `return {users={\n${data.users.map(user).join(",\n")}\n},big=${user(data.big)}}\n`;
+}
