@@ -9,6 +9,8 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { sql } from "drizzle-orm";
 import { migratePglite, migratePostgres } from "./migrate.ts";
+import { replaceablePool } from "./outage.ts";
+import { pgliteAssets } from "./pglite-assets.ts";
 import * as schema from "./schema.ts";
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -36,26 +38,36 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   if (options.url && !options.url.startsWith("memory:")) return openPostgres(options.url, options.poolMax);
   const dataDir = options.url ? undefined : resolve(options.dataDir);
   if (dataDir) mkdirSync(dirname(dataDir), { recursive: true });
-  return openPglite(await PGlite.create({ dataDir, loadDataDir: options.pgliteTemplate }));
+  return openPglite(await PGlite.create({ dataDir, loadDataDir: options.pgliteTemplate, ...(await pgliteAssets()) }));
 }
 
+// The contract answers 503 within 5 s when the database is gone: a query (waiting for a pool
+// connection and connecting included) gets 4 s, and the server drops work we stopped waiting for.
+const QUERY_DEADLINE_MS = 4000;
+const CONNECT_TIMEOUT_S = 3;
+
 export function openPostgres(url: string, poolMax: number): DatabaseHandle {
-  const client = new SQL({
-    url,
-    max: poolMax,
-    // Fail fast when the server is gone, so callers get a 503 instead of a hang.
-    connectionTimeout: 5,
-    idleTimeout: 60,
-  });
-  const db = drizzleBunSql({ client, schema }) as unknown as Database;
+  const pool = replaceablePool(
+    () =>
+      new SQL({
+        url,
+        max: poolMax,
+        connectionTimeout: CONNECT_TIMEOUT_S,
+        idleTimeout: 60,
+        connection: { statement_timeout: QUERY_DEADLINE_MS },
+      }),
+    QUERY_DEADLINE_MS,
+  );
+  // drizzle-orm/bun-sql calls only unsafe() and begin() on its client, which the pool provides.
+  const db = drizzleBunSql({ client: pool.client as unknown as SQL, schema }) as unknown as Database;
   return {
     db,
     kind: "postgres",
     migrate: () => migratePostgres(url),
     ping: async () => {
-      await client`select 1`;
+      await db.execute(sql`select 1`);
     },
-    close: () => client.close({ timeout: 5 }),
+    close: () => pool.close({ timeout: 5 }),
   };
 }
 
