@@ -2,10 +2,12 @@
 // Everything about the process lives here; the HTTP service itself is createApp().
 import { createApp } from "./app.ts";
 import { createTokenVerifier } from "./auth/verify.ts";
+import { parseArgs, usage } from "./cli.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { openDatabase, type DatabaseHandle } from "./db/client.ts";
 import { MAX_BODY_BYTES } from "./http/errors.ts";
 import { createLogger, type Logger } from "./http/log.ts";
+import { notReadyReason, readyUrl } from "./healthcheck.ts";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -60,8 +62,21 @@ async function migrate(config: Config, log: Logger) {
   log.info("migrations applied", { database: database.kind });
 }
 
+const invocation = parseArgs(process.argv.slice(2));
+if ("print" in invocation) {
+  console.log(invocation.print);
+  process.exit(0);
+}
+if ("error" in invocation) {
+  console.error(`todo-api: ${invocation.error}\n\n${usage}`);
+  process.exit(2);
+}
 const config = configOrExit();
 const log = createLogger(config.logLevel);
-const command = process.argv[2] ?? "serve";
-if (command === "migrate") await migrate(config, log);
+if (invocation.command === "healthcheck") {
+  const reason = await notReadyReason(readyUrl(config));
+  if (reason) console.error(`healthcheck: ${reason}`);
+  process.exit(reason ? 1 : 0);
+}
+if (invocation.command === "migrate") await migrate(config, log);
 else await serve(config, log);
