@@ -38,6 +38,7 @@ const { values: options } = parseArgs({
     warmup: { type: "string", default: "2" },
     connections: { type: "string", default: "64" },
     threads: { type: "string", default: "2" },
+    profile: { type: "string" },
     "database-url": { type: "string", default: process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres" },
     help: { type: "boolean", default: false },
   },
@@ -47,7 +48,10 @@ if (options.help) {
   console.log(`bun run bench [--servers baseline,service,binary] [--scenarios ${SCENARIOS.join(",")}]
   [--workers 1[,2,auto]] [--log-level info[,silent]] [--duration 10] [--warmup 2]
   [--connections 64] [--threads 2] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
---workers and --log-level take lists: the service (and binary) run once per combination.`);
+  [--profile DIR]
+--workers and --log-level take lists: the service (and binary) run once per combination.
+--profile writes a CPU profile of the service from source (bun --cpu-prof, .cpuprofile and .md)
+  into DIR; run one scenario to see that scenario's hot path.`);
   process.exit(0);
 }
 
@@ -90,7 +94,10 @@ for (const server of list(options.servers)) {
       const variant = [workers !== "1" && `workers=${workers}`, logLevel !== "info" && `log=${logLevel}`].filter(Boolean).join(" ");
       targets.push({
         label: variant ? `${server} ${variant}` : server,
-        cmd: server === "binary" ? [binary] : [process.execPath, join(ROOT, "src", "index.ts")],
+        cmd:
+          server === "binary"
+            ? [binary]
+            : [process.execPath, ...(options.profile ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${resolve(options.profile)}`] : []), join(ROOT, "src", "index.ts")],
         env: { WORKERS: workers, LOG_LEVEL: logLevel, NODE_ENV: "production" },
       });
     }
@@ -271,7 +278,9 @@ async function measureTarget(target: Target, index: number, template: string, da
   const { proc, base } = await startServer(target, url, secret, logPath);
   const results = new Map<Scenario, Measurement>();
   try {
-    await smokeTest(base, data, reference);
+    await smokeTest(base, data, reference).catch((error) => {
+      throw new Error(`${error instanceof Error ? error.message : error}\n  server log (tail):\n${readFileSync(logPath, "utf8").slice(-1500)}`);
+    });
     for (const scenario of scenarios) {
       const tree = processTree(proc.pid);
       resetPeakRss(tree);
