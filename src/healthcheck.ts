@@ -2,8 +2,9 @@
 // container health check needs no curl or wget in the image.
 import type { Config } from "./config.ts";
 
-// Below Docker's default 30 s health-check timeout, above /health/ready's own 2 s database wait.
-const TIMEOUT_MS = 5000;
+// Above /health/ready's own 2 s database wait, below the Dockerfile's HEALTHCHECK --timeout=5s,
+// so a hung service is reported by us rather than killed by Docker without a word.
+const TIMEOUT_MS = 3000;
 
 /** The readiness URL of the service that `config` would start, reached over loopback. */
 export function readyUrl({ host, port }: Pick<Config, "host" | "port">): string {
