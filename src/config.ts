@@ -4,15 +4,25 @@
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 export type NodeEnv = "development" | "production" | "test";
 
+export interface KeySetConfig {
+  /** Where Better Auth's jwt() plugin publishes its public keys. */
+  jwksUrl: string;
+  /** Expected `iss` and `aud`; Better Auth puts its base URL in both. */
+  issuer: string;
+  audience: string;
+}
+
 export interface AuthConfig {
   /** HS256/384/512 shared secret (Better Auth's BETTER_AUTH_SECRET). */
   secret?: string;
-  /** Better Auth's base URL; the JWKS lives at $BETTER_AUTH_URL/api/auth/jwks. */
-  url?: string;
-  jwksUrl?: string;
-  issuer?: string;
-  audience?: string;
+  /** Nothing was configured outside production, so `secret` was made up for this process. */
+  generatedSecret?: boolean;
+  /** Tokens of Better Auth's jwt() plugin, verified against its key set. */
+  keySet?: KeySetConfig;
 }
+
+/** HMAC keys shorter than the hash add no strength and are easy to guess; Better Auth asks for 32. */
+export const MIN_SECRET_BYTES = 32;
 
 export interface Config {
   port: number;
@@ -80,13 +90,17 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins: (read("CORS_ORIGINS") ?? "http://localhost:3000").split(",").map((o) => o.trim()).filter(Boolean),
     logLevel: oneOf("LOG_LEVEL", ["debug", "info", "warn", "error", "silent"] as const, "info"),
     nodeEnv,
-    auth: {
-      secret: read("BETTER_AUTH_SECRET"),
-      url: url("BETTER_AUTH_URL", ["http:", "https:"]),
-      jwksUrl: url("AUTH_JWKS_URL", ["http:", "https:"]),
-      issuer: read("AUTH_ISSUER"),
-      audience: read("AUTH_AUDIENCE"),
-    },
+    auth: authConfig(
+      {
+        secret: read("BETTER_AUTH_SECRET"),
+        betterAuthUrl: url("BETTER_AUTH_URL", ["http:", "https:"]),
+        jwksUrl: url("AUTH_JWKS_URL", ["http:", "https:"]),
+        issuer: read("AUTH_ISSUER"),
+        audience: read("AUTH_AUDIENCE"),
+      },
+      nodeEnv,
+      problems,
+    ),
   };
 
   for (const origin of config.corsOrigins) {
@@ -96,6 +110,51 @@ export function loadConfig(env: Env = process.env): Config {
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+function authConfig(
+  vars: { secret?: string; betterAuthUrl?: string; jwksUrl?: string; issuer?: string; audience?: string },
+  nodeEnv: NodeEnv,
+  problems: string[],
+): AuthConfig {
+  const { secret, jwksUrl, issuer, audience } = vars;
+  // Better Auth drops a trailing slash from its base URL before putting it in `iss` and `aud`.
+  const base = vars.betterAuthUrl?.replace(/\/+$/, "");
+  const auth: AuthConfig = {};
+  if (secret !== undefined) {
+    const bytes = new TextEncoder().encode(secret).length;
+    if (bytes < MIN_SECRET_BYTES) {
+      problems.push(`BETTER_AUTH_SECRET: ${bytes} bytes is too short, use at least ${MIN_SECRET_BYTES} (openssl rand -base64 32 makes one)`);
+    }
+    auth.secret = secret;
+  }
+  const keySetUrl = jwksUrl ?? (base && `${base}/api/auth/jwks`);
+  const expectedIssuer = issuer ?? base;
+  const expectedAudience = audience ?? base;
+  if (keySetUrl) {
+    if (expectedIssuer && expectedAudience) {
+      auth.keySet = { jwksUrl: keySetUrl, issuer: expectedIssuer, audience: expectedAudience };
+    } else {
+      problems.push("AUTH_JWKS_URL: key-set tokens are checked for iss and aud; set BETTER_AUTH_URL, or AUTH_ISSUER and AUTH_AUDIENCE");
+    }
+  } else {
+    for (const [name, value] of [["AUTH_ISSUER", issuer], ["AUTH_AUDIENCE", audience]]) {
+      if (value !== undefined) problems.push(`${name}: only checked on key-set tokens; set BETTER_AUTH_URL or AUTH_JWKS_URL too`);
+    }
+  }
+  if (secret === undefined && !keySetUrl) {
+    if (nodeEnv === "production") {
+      problems.push(
+        "no token verification configured: set BETTER_AUTH_SECRET (the secret your frontend signs HS256 tokens with) " +
+          "or BETTER_AUTH_URL (Better Auth with the jwt() plugin; its keys at $BETTER_AUTH_URL/api/auth/jwks)",
+      );
+    } else {
+      // So `bun run dev` works on a fresh clone; index.ts prints a token signed with it.
+      auth.secret = Buffer.from(crypto.getRandomValues(new Uint8Array(MIN_SECRET_BYTES))).toString("base64url");
+      auth.generatedSecret = true;
+    }
+  }
+  return auth;
 }
 
 /** Hides a password in a URL so it can be printed. */

@@ -1,7 +1,19 @@
 // Token verification with jose. @elysiajs/jwt's verify() answers `false` for every failure and
 // takes one static key, so it can neither tell "expired" from "invalid" nor use a key set.
-import { errors, jwtVerify, type JWTPayload } from "jose";
-import type { AuthConfig } from "../config.ts";
+//
+// Two modes, picked by the token header's `alg` and each pinned to its own algorithms, so a
+// token can never choose how it is checked: HMAC tokens only against BETTER_AUTH_SECRET (an HMAC
+// "signed" with a public key is just a bad signature), asymmetric tokens only against the key set.
+import {
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+} from "jose";
+import type { AuthConfig, KeySetConfig } from "../config.ts";
 import { HttpError } from "../http/errors.ts";
 
 export interface VerifiedClaims {
@@ -14,6 +26,17 @@ export type TokenVerifier = (token: string) => Promise<VerifiedClaims>;
 
 const CLOCK_TOLERANCE_SECONDS = 60;
 const HMAC_ALGORITHMS = ["HS256", "HS384", "HS512"];
+const KEY_SET_ALGORITHMS = ["EdDSA", "ES256", "RS256", "PS256"];
+/** Better Auth's tokens are under 1 KB; longer ones are refused before any decoding work. */
+const MAX_TOKEN_LENGTH = 8 * 1024;
+/** The contract answers 503 within 5 s when the key set cannot be fetched; this leaves a margin. */
+const JWKS_TIMEOUT_MS = 3_000;
+/**
+ * Least time between two fetches of the key set caused by an unknown `kid`, so made-up kids cannot
+ * make us hammer the auth server. Short, because a token signed with a key rotated in right after
+ * a fetch is refused until it passes: 12 fetches a minute at most is nothing for the auth server.
+ */
+const JWKS_COOLDOWN_MS = 5_000;
 
 export class AuthError extends HttpError {
   constructor(detail: "Missing authentication token" | "Invalid token" | "Token has expired") {
@@ -21,22 +44,90 @@ export class AuthError extends HttpError {
   }
 }
 
-export function createTokenVerifier(config: AuthConfig): TokenVerifier {
-  // Import the key once: deriving it per request costs more than the verification itself.
-  const secret = config.secret ? new TextEncoder().encode(config.secret) : undefined;
+/** The key set could not be fetched and the token's key is not cached: the token may be good. */
+export class VerificationUnavailableError extends HttpError {
+  constructor(cause: unknown) {
+    super(503, "Token verification unavailable");
+    this.cause = cause;
+  }
+}
+
+export interface VerifierOptions {
+  jwksCooldownMs?: number;
+}
+
+interface Mode {
+  key: JWTVerifyGetKey;
+  options: JWTVerifyOptions;
+}
+
+export function createTokenVerifier(config: AuthConfig, { jwksCooldownMs = JWKS_COOLDOWN_MS }: VerifierOptions = {}): TokenVerifier {
+  const hmac = config.secret === undefined ? undefined : hmacMode(config.secret);
+  const keySet = config.keySet && keySetMode(config.keySet, jwksCooldownMs);
   return async (token) => {
-    if (!secret) throw new AuthError("Invalid token");
+    if (token.length > MAX_TOKEN_LENGTH) throw new AuthError("Invalid token");
+    let alg: unknown;
     try {
-      const { payload } = await jwtVerify(token, secret, {
-        algorithms: HMAC_ALGORITHMS,
-        clockTolerance: CLOCK_TOLERANCE_SECONDS,
-        requiredClaims: ["exp", "sub"],
-      });
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      throw new AuthError("Invalid token");
+    }
+    const mode = typeof alg !== "string" ? undefined : HMAC_ALGORITHMS.includes(alg) ? hmac : KEY_SET_ALGORITHMS.includes(alg) ? keySet : undefined;
+    if (!mode) throw new AuthError("Invalid token");
+    try {
+      const { payload } = await jwtVerify(token, mode.key, mode.options);
       return claimsOf(payload);
     } catch (error) {
+      if (error instanceof HttpError) throw error;
       if (error instanceof errors.JWTExpired) throw new AuthError("Token has expired");
       throw new AuthError("Invalid token");
     }
+  };
+}
+
+const commonOptions = { clockTolerance: CLOCK_TOLERANCE_SECONDS, requiredClaims: ["exp", "sub"] } satisfies JWTVerifyOptions;
+
+function hmacMode(secret: string): Mode {
+  // One imported key per hash, made once: importing the raw secret on every request costs more
+  // than the verification itself.
+  const bytes = new TextEncoder().encode(secret);
+  const keys = new Map<string, Promise<CryptoKey>>();
+  return {
+    options: { ...commonOptions, algorithms: HMAC_ALGORITHMS },
+    key: ({ alg }) => {
+      let key = keys.get(alg);
+      if (!key) {
+        key = crypto.subtle.importKey("raw", bytes, { name: "HMAC", hash: `SHA-${alg.slice(2)}` }, false, ["verify"]);
+        keys.set(alg, key);
+      }
+      return key;
+    },
+  };
+}
+
+function keySetMode(config: KeySetConfig, cooldownMs: number): Mode {
+  const remote = createRemoteJWKSet(new URL(config.jwksUrl), {
+    timeoutDuration: JWKS_TIMEOUT_MS,
+    cooldownDuration: cooldownMs,
+    // Keys once fetched never expire here: a refetch happens only for an unknown kid (which is how
+    // rotation arrives, and it replaces the whole set), so a down auth server never takes away keys
+    // that already verify. jose's default would refetch every 10 minutes and fail every request
+    // while the auth server is down.
+    cacheMaxAge: Number.POSITIVE_INFINITY,
+  });
+  return {
+    options: { ...commonOptions, algorithms: KEY_SET_ALGORITHMS, issuer: config.issuer, audience: config.audience },
+    key: async (header, token) => {
+      try {
+        return await remote(header, token);
+      } catch (error) {
+        // These say the token names no usable key; everything else is the fetch failing.
+        if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys || error instanceof errors.JOSENotSupported) {
+          throw error;
+        }
+        throw new VerificationUnavailableError(error);
+      }
+    },
   };
 }
 
