@@ -11,6 +11,7 @@ import type { DatabaseHandle } from "./db/client.ts";
 import { errorHandler } from "./http/errors.ts";
 import type { Logger } from "./http/log.ts";
 import { healthRoutes } from "./modules/health/index.ts";
+import { tasksModule } from "./modules/tasks/index.ts";
 
 export interface AppDeps {
   config: Pick<Config, "corsOrigins">;
@@ -44,7 +45,10 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
       }),
     )
     .use(healthRoutes(database))
-    .group("/api", (api) => api.use(authentication(verifyToken, createUserRegistry(database.db))));
+    .group("/api", (api) => {
+      const auth = authentication(verifyToken, createUserRegistry(database.db));
+      return api.use(auth).use(tasksModule(auth, database.db));
+    });
   routes.push(...app.routes);
   return app;
 }

@@ -1,7 +1,8 @@
 // One error body for the whole service: {"detail": "..."} plus `errors` for validation.
 // Services throw HttpError subclasses; the root handler maps them and Elysia's own errors.
-import { Elysia, ValidationError } from "elysia";
+import { Elysia } from "elysia";
 import type { Logger } from "./log.ts";
+import { fieldErrors } from "./validation.ts";
 
 export interface FieldError {
   field: string;
@@ -31,20 +32,6 @@ export class DatabaseUnavailableError extends HttpError {
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;
-
-/** Turns TypeBox's paths ("/title", "/0/name") into the contract's field names. */
-function fieldErrors(error: Readonly<ValidationError>): FieldError[] {
-  const seen = new Set<string>();
-  const errors: FieldError[] = [];
-  for (const issue of error.all) {
-    const path = "path" in issue ? issue.path : "";
-    const field = path.replace(/^\//, "").replaceAll("/", ".") || (error.type === "body" ? "body" : error.type);
-    if (seen.has(field)) continue;
-    seen.add(field);
-    errors.push({ field, message: "summary" in issue && issue.summary ? issue.summary : issue.message });
-  }
-  return errors;
-}
 
 const validationDetail: Record<string, string> = {
   body: "Invalid request body",
@@ -76,6 +63,8 @@ export function errorHandler(log: Logger, routes: () => readonly { method: strin
           if (error.type === "response") break; // our own output broke its schema: a 500
           return json(400, { detail: validationDetail[error.type] ?? "Invalid request", errors: fieldErrors(error) });
         case "PARSE":
+          // A route's own parser may refuse a body that is JSON but not what it takes.
+          if (error.cause instanceof HttpError) return json(error.cause.status, { detail: error.cause.detail }, error.cause.headers);
           return json(400, { detail: "Request body is not valid JSON" });
         case "NOT_FOUND": {
           const allow = allowedMethods(routes(), path, request.method);

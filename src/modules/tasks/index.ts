@@ -1,0 +1,135 @@
+// The task routes of ../shared/api.md, written once and mounted in both shapes of the contract:
+// /api/tasks... (the user is the token's) and /api/:user_id/tasks... (the hackathon shape).
+import { Elysia, t } from "elysia";
+import type { authentication } from "../../auth/plugin.ts";
+import type { Database } from "../../db/client.ts";
+import { HttpError } from "../../http/errors.ts";
+import { ErrorBody, Task, TaskCompletion, TaskCreate, TaskListQuery, TaskUpdate, ValidationErrorBody } from "./model.ts";
+import { completeTask, createTask, deleteTask, getTask, listTasks, updateTask } from "./service.ts";
+
+type Authentication = ReturnType<typeof authentication>;
+
+class ForeignUserError extends HttpError {
+  constructor() {
+    super(403, "Not authorized to access this user's tasks");
+  }
+}
+
+const TaskId = t.String({ description: "The task's id (a UUID; anything else is a 404)", examples: ["6e38eb30-9039-4a7c-b64e-bca990ef7571"] });
+const UserId = t.String({ description: "Must be the token's `sub`", examples: ["PRFtYahHnGm9bx6StXSFrO1NfZEEy1Xj"] });
+
+/**
+ * Bodies are JSON objects whatever their Content-Type says (`curl -d` sends form encoding). One that
+ * does not parse is a 400 even where the body is optional (Elysia's own parser ignores the failure
+ * there), and so is an array or a scalar (Elysia's normalizer would turn it into `{}`).
+ * An empty body falls through to Elysia's JSON parser, which is what the OpenAPI document reads the
+ * body's media type from: required bodies then fail to parse, an optional one is absent.
+ */
+async function parseJsonObject({ request }: { request: Request }): Promise<unknown> {
+  const text = await request.text();
+  if (text === "") return undefined;
+  const body: unknown = JSON.parse(text);
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "Request body must be a JSON object");
+  return body;
+}
+const jsonBody = [parseJsonObject, "json" as const];
+
+const errors = {
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  503: ErrorBody,
+};
+
+function taskRoutes(auth: Authentication, db: Database) {
+  return (
+    new Elysia({ detail: { tags: ["Tasks"] } })
+      .use(auth)
+      .get(
+        "",
+        async ({ user, query, set }) => {
+          const page = await listTasks(db, user.id, query);
+          set.headers["x-total-count"] = String(page.total);
+          return page.tasks;
+        },
+        {
+          query: TaskListQuery,
+          response: { 200: t.Array(Task), 400: ValidationErrorBody, ...errors },
+          detail: {
+            summary: "List the caller's tasks",
+            description: "A plain array; the header `X-Total-Count` gives the number of matching tasks before `limit`/`offset`. Ties in any sort break by `created_at`, then `id`.",
+          },
+        },
+      )
+      .post(
+        "",
+        async ({ user, body, set, status }) => {
+          const task = await createTask(db, user.id, body);
+          set.headers.location = `/api/tasks/${task.id}`;
+          return status(201, task);
+        },
+        {
+          body: TaskCreate,
+          parse: jsonBody,
+          response: { 201: Task, 400: ValidationErrorBody, ...errors },
+          detail: { summary: "Create a task", description: "201 with the task and `Location: /api/tasks/{id}`." },
+        },
+      )
+      .get("/:id", ({ user, params }) => getTask(db, user.id, params.id), {
+        params: t.Object({ id: TaskId }),
+        response: { 200: Task, ...errors },
+        detail: { summary: "Get a task" },
+      })
+      .put("/:id", ({ user, params, body }) => updateTask(db, user.id, params.id, body), {
+        params: t.Object({ id: TaskId }),
+        body: TaskUpdate,
+        parse: jsonBody,
+        response: { 200: Task, 400: ValidationErrorBody, ...errors },
+        detail: { summary: "Update a task", description: "Same as PATCH: any subset of the writable fields; only those given are written." },
+      })
+      .patch("/:id", ({ user, params, body }) => updateTask(db, user.id, params.id, body), {
+        params: t.Object({ id: TaskId }),
+        body: TaskUpdate,
+        parse: jsonBody,
+        response: { 200: Task, 400: ValidationErrorBody, ...errors },
+        detail: { summary: "Update some fields of a task", description: "Only the fields given are written; `null` clears an optional field." },
+      })
+      .delete(
+        "/:id",
+        async ({ user, params, status }) => {
+          await deleteTask(db, user.id, params.id);
+          return status(204, undefined);
+        },
+        {
+          params: t.Object({ id: TaskId }),
+          response: { 204: t.Void({ description: "Deleted; no body" }), ...errors },
+          detail: { summary: "Delete a task" },
+        },
+      )
+      .patch("/:id/complete", ({ user, params, body }) => completeTask(db, user.id, params.id, body?.completed), {
+        params: t.Object({ id: TaskId }),
+        body: TaskCompletion,
+        parse: jsonBody,
+        response: { 200: Task, 400: ValidationErrorBody, ...errors },
+        detail: {
+          summary: "Toggle or set completion",
+          description: "Without a body `completed` flips atomically; with `{\"completed\": true|false}` it is set.",
+        },
+      })
+  );
+}
+
+export function tasksModule(auth: Authentication, db: Database) {
+  return new Elysia({ name: "tasks" })
+    .group("/tasks", (group) => group.use(taskRoutes(auth, db)))
+    .use(auth)
+    .group("/:user_id/tasks", { params: t.Object({ user_id: UserId }) }, (group) =>
+      group
+        // A derive runs before validation: a caller naming another user learns nothing more.
+        .derive(({ params, user }) => {
+          if (params.user_id !== user.id) throw new ForeignUserError();
+          return {};
+        })
+        .use(taskRoutes(auth, db)),
+    );
+}

@@ -1,0 +1,165 @@
+// The tasks API's schemas. Validation, the OpenAPI document and Eden's types all come from these,
+// so a rule written here is enforced, documented and typed at once. A schema's `error` is the
+// message a client gets in `errors[].message` when the rule is more than one keyword.
+import { t, type TSchema } from "elysia";
+import { FormatRegistry } from "elysia/type-system";
+import { priorities } from "../../db/schema.ts";
+import { parseDueDate } from "./due-date.ts";
+
+export const TITLE_MAX = 200;
+export const DESCRIPTION_MAX = 1000;
+export const LIST_LIMIT_MAX = 500;
+export const LIST_LIMIT_DEFAULT = 100;
+
+/**
+ * One of `values`. `default: undefined` because t.UnionEnum otherwise defaults to its first value,
+ * which Elysia then fills into an absent optional field.
+ */
+function oneOf<const T extends readonly [string, ...string[]]>(values: T, options: { default?: T[number]; description?: string } = {}) {
+  return t.UnionEnum(values, { default: undefined, error: `must be one of ${values.join(", ")}`, ...options });
+}
+
+/** `schema` or null; `error` names both, since a union fails as a whole. */
+function orNull<T extends TSchema>(schema: T, options: { description: string; examples: unknown[]; error: string }) {
+  return t.Union([schema, t.Null()], options);
+}
+
+// Lengths count UTF-16 code units, like JavaScript's `length` and an HTML input's `maxlength`, so a
+// frontend's own check agrees with ours; the database's CHECK counts code points, never more.
+// The title is stored trimmed, so the rule is on the trimmed text: optional whitespace, a non-space,
+// up to 198 more characters ending in a non-space, optional whitespace.
+const TITLE_PATTERN = `^\\s*\\S(?:[\\s\\S]{0,${TITLE_MAX - 2}}\\S)?\\s*$`;
+
+// A named format, so parseDueDate is the rule TypeBox checks and the OpenAPI document names.
+const DUE_DATE_FORMAT = "date-time-or-date";
+FormatRegistry.Set(DUE_DATE_FORMAT, (value) => parseDueDate(value) !== undefined);
+
+const Priority = oneOf(priorities);
+
+const fields = {
+  title: t.String({
+    pattern: TITLE_PATTERN,
+    description: `Trimmed; 1–${TITLE_MAX} characters after trimming.`,
+    examples: ["Write the report"],
+    error: `must be 1 to ${TITLE_MAX} characters long after trimming whitespace`,
+  }),
+  description: orNull(t.String({ maxLength: DESCRIPTION_MAX }), {
+    description: `At most ${DESCRIPTION_MAX} characters; \`null\` clears it.`,
+    examples: ["Numbers for Q4, two pages."],
+    error: `must be a string of at most ${DESCRIPTION_MAX} characters, or null`,
+  }),
+  completed: t.Boolean({ description: "Default: false." }),
+  priority: orNull(Priority, {
+    description: "`null` clears it.",
+    examples: ["high"],
+    error: `must be one of ${priorities.join(", ")}, or null`,
+  }),
+  due_date: orNull(t.String({ format: DUE_DATE_FORMAT }), {
+    description: "ISO 8601 date-time with `Z` or an offset, or a plain date (midnight UTC); `null` clears it.",
+    examples: ["2026-12-01T17:00:00.000Z", "2026-12-01"],
+    error: "must be an ISO 8601 date-time with a time zone (2026-12-01T17:00:00Z) or a date (2026-12-01), or null",
+  }),
+};
+
+const ignoredFields = "`id`, `user_id`, `created_at`, `updated_at` and unknown fields are ignored.";
+
+export const TaskCreate = t.Object(
+  {
+    title: fields.title,
+    description: t.Optional(fields.description),
+    completed: t.Optional(fields.completed),
+    priority: t.Optional(fields.priority),
+    due_date: t.Optional(fields.due_date),
+  },
+  {
+    description: `Fields not given are null (\`completed\`: false). ${ignoredFields}`,
+    examples: [{ title: "Write the report", priority: "high", due_date: "2026-12-01T17:00:00Z" }],
+  },
+);
+export type TaskCreate = typeof TaskCreate.static;
+
+export const TaskUpdate = t.Partial(t.Object(fields), {
+  description: `Any subset of the writable fields; only those given are written, \`null\` clears an optional one. ${ignoredFields}`,
+  examples: [{ completed: true }, { priority: null, due_date: "2026-12-24" }],
+});
+export type TaskUpdate = typeof TaskUpdate.static;
+
+export const TaskCompletion = t.Optional(
+  t.Object(
+    { completed: t.Optional(fields.completed) },
+    {
+      description: "Without a body (or without `completed`) the task's `completed` flips; with it, it is set.",
+      examples: [{ completed: true }],
+    },
+  ),
+);
+
+export const Task = t.Object(
+  {
+    id: t.String({ format: "uuid" }),
+    user_id: t.String(),
+    title: t.String(),
+    description: t.Nullable(t.String()),
+    completed: t.Boolean(),
+    priority: t.Nullable(Priority),
+    due_date: t.Nullable(t.String({ format: "date-time" })),
+    created_at: t.String({ format: "date-time" }),
+    updated_at: t.String({ format: "date-time" }),
+  },
+  {
+    examples: [
+      {
+        id: "6e38eb30-9039-4a7c-b64e-bca990ef7571",
+        user_id: "PRFtYahHnGm9bx6StXSFrO1NfZEEy1Xj",
+        title: "Write the report",
+        description: null,
+        completed: false,
+        priority: "high",
+        due_date: "2026-12-01T17:00:00.000Z",
+        created_at: "2026-11-21T19:18:47.247Z",
+        updated_at: "2026-11-21T19:18:47.247Z",
+      },
+    ],
+  },
+);
+export type Task = typeof Task.static;
+
+/**
+ * An integer query parameter, checked as the text it arrives as. Elysia's t.Integer checks bounds
+ * only after decoding, in an error that has lost the parameter's name; a format on the text keeps
+ * every failure in the first pass, which names each bad parameter.
+ */
+function queryInteger(minimum: number, maximum: number, defaultValue: number) {
+  const format = `integer from ${minimum} to ${maximum}`;
+  FormatRegistry.Set(format, (text) => /^\d{1,16}$/.test(text) && Number(text) >= minimum && Number(text) <= maximum);
+  return t
+    .Transform(t.String({ format, default: String(defaultValue), error: `must be an ${format}` }))
+    .Decode((text) => Number(text))
+    .Encode((value) => String(value));
+}
+
+export const TaskListQuery = t.Object({
+  status: t.Optional(oneOf(["all", "pending", "completed"], { default: "all" })),
+  priority: t.Optional(oneOf(priorities, { description: "Only tasks of this priority." })),
+  q: t.Optional(
+    t.String({ description: "Matched literally and case-insensitively in title and description (`%` and `_` are not wildcards)." }),
+  ),
+  sort: t.Optional(oneOf(["created", "updated", "title", "due_date", "priority"], { default: "created" })),
+  order: t.Optional(
+    oneOf(["asc", "desc"], {
+      description:
+        "Default: `desc` for created, updated and priority (high first); `asc` for title (case-insensitive) and due_date. " +
+        "Tasks without a due date or priority come last either way; ties break by created_at, then id, in the same direction.",
+    }),
+  ),
+  limit: t.Optional(queryInteger(1, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT)),
+  offset: t.Optional(queryInteger(0, Number.MAX_SAFE_INTEGER, 0)),
+});
+export type TaskListQuery = typeof TaskListQuery.static;
+export type TaskSort = NonNullable<TaskListQuery["sort"]>;
+
+export const ErrorBody = t.Object({ detail: t.String() }, { examples: [{ detail: "Task not found" }] });
+export const ValidationErrorBody = t.Object(
+  { detail: t.String(), errors: t.Array(t.Object({ field: t.String(), message: t.String() })) },
+  { examples: [{ detail: "Invalid request body", errors: [{ field: "title", message: "must be 1 to 200 characters long after trimming whitespace" }] }] },
+);
