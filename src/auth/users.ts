@@ -13,14 +13,17 @@ export function createUserRegistry(db: Database, maxCached = 10_000): UserRegist
   return async (claims) => {
     const key = `${claims.sub}\u0000${claims.email ?? ""}\u0000${claims.name ?? ""}`;
     if (known.has(key)) return;
-    const values = { id: claims.sub, email: claims.email ?? null, name: claims.name ?? null };
+    // A claim the token does not carry keeps the stored value: a bare {sub} token (a script's,
+    // `bun run token`'s) must not erase what a Better Auth token said before.
+    const email = sql`coalesce(excluded.email, ${users.email})`;
+    const name = sql`coalesce(excluded.name, ${users.name})`;
     await db
       .insert(users)
-      .values(values)
+      .values({ id: claims.sub, email: claims.email ?? null, name: claims.name ?? null })
       .onConflictDoUpdate({
         target: users.id,
-        set: { email: values.email, name: values.name, updatedAt: sql`now()` },
-        setWhere: sql`${users.email} is distinct from ${values.email} or ${users.name} is distinct from ${values.name}`,
+        set: { email, name, updatedAt: sql`now()` },
+        setWhere: sql`(${users.email}, ${users.name}) is distinct from (${email}, ${name})`,
       });
     // A Set iterates in insertion order: dropping the first entry evicts the oldest.
     if (known.size >= maxCached) known.delete(known.values().next().value as string);
