@@ -1,6 +1,7 @@
 // Process entry: config → database → migrations → app → listen → signals.
 // Everything about the process lives here; the HTTP service itself is createApp().
 import { createApp } from "./app.ts";
+import { developmentCurl } from "./auth/dev-token.ts";
 import { createTokenVerifier } from "./auth/verify.ts";
 import { parseArgs, usage } from "./cli.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
@@ -54,6 +55,12 @@ async function serve(config: Config, log: Logger) {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+
+  const tryIt = await developmentCurl(config.auth, server.url);
+  if (tryIt) {
+    log.warn("BETTER_AUTH_SECRET is not set: tokens are signed with a random secret that dies with this process; try the line below");
+    console.log(tryIt);
+  }
 }
 
 async function migrate(config: Config, log: Logger) {
