@@ -10,6 +10,7 @@ import { createTokenVerifier } from "../src/auth/verify.ts";
 import type { AuthConfig } from "../src/config.ts";
 import { openDatabase, openPostgres, type DatabaseHandle } from "../src/db/client.ts";
 import { createLogger, type Logger } from "../src/http/log.ts";
+import { binaryTestApp, testBinary } from "./binary.ts";
 
 export const TEST_SECRET = "test-secret-of-at-least-thirty-two-bytes!";
 export const postgresUrl = process.env.TEST_DATABASE_URL || undefined;
@@ -68,6 +69,7 @@ export interface TestAppOptions {
 /** The app on a fresh database. Call `close()` in afterAll. */
 export async function testApp(options: TestAppOptions = {}) {
   const database = await freshDatabase();
+  if (testBinary) return binaryTestApp(testBinary, database, options);
   const app = createApp({
     config: { corsOrigins: options.corsOrigins ?? ["http://localhost:3000"] },
     database,
