@@ -5,7 +5,7 @@ import type { Database } from "../../db/client.ts";
 import { priorityRank, tasks } from "../../db/schema.ts";
 import { HttpError } from "../../http/errors.ts";
 import { parseDueDate } from "./due-date.ts";
-import { type Task, type TaskCreate, type TaskListQuery, type TaskSort, type TaskUpdate } from "./model.ts";
+import { LIST_LIMIT_DEFAULT, type Task, type TaskCreate, type TaskListQuery, type TaskSort, type TaskUpdate } from "./model.ts";
 
 export class TaskNotFoundError extends HttpError {
   constructor() {
@@ -94,24 +94,32 @@ export interface TaskPage {
   total: number;
 }
 
-export async function listTasks(db: Database, userId: string, query: TaskListQuery): Promise<TaskPage> {
-  const { status = "all", priority, q, sort = "created", limit = 100, offset = 0 } = query;
+/** The page of tasks, each row carrying the total count as an uncorrelated subquery, evaluated once. */
+export function listQuery(db: Database, userId: string, query: TaskListQuery) {
+  const { status = "all", priority, q, sort = "created", limit = LIST_LIMIT_DEFAULT, offset = 0 } = query;
   const where = and(
     eq(tasks.userId, userId),
     status === "all" ? undefined : eq(tasks.completed, status === "completed"),
     priority ? eq(tasks.priority, priority) : undefined,
     q ? or(ilike(tasks.title, containing(q)), ilike(tasks.description, containing(q))) : undefined,
   );
-  // One round trip: the count is an uncorrelated subquery, evaluated once. It rides on the page's
-  // rows, so a page past the end carries no count and needs a second query.
-  const rows = await db
-    .select({ ...getTableColumns(tasks), total: db.$count(tasks, where) })
-    .from(tasks)
-    .where(where)
-    .orderBy(...orderBy(sort, query.order ?? defaultOrder[sort]))
-    .limit(limit)
-    .offset(offset);
-  const total = rows[0]?.total ?? (offset > 0 ? await db.$count(tasks, where) : 0);
+  return {
+    where,
+    page: db
+      .select({ ...getTableColumns(tasks), total: db.$count(tasks, where) })
+      .from(tasks)
+      .where(where)
+      .orderBy(...orderBy(sort, query.order ?? defaultOrder[sort]))
+      .limit(limit)
+      .offset(offset),
+  };
+}
+
+export async function listTasks(db: Database, userId: string, query: TaskListQuery): Promise<TaskPage> {
+  const { where, page } = listQuery(db, userId, query);
+  const rows = await page;
+  // One round trip, except for a page past the end, whose missing rows carry no count.
+  const total = rows[0]?.total ?? ((query.offset ?? 0) > 0 ? await db.$count(tasks, where) : 0);
   return { tasks: rows.map(toTask), total };
 }
 
