@@ -1,5 +1,6 @@
 // The only reader of process.env. Every variable is parsed here once; a bad value stops the
 // process at start with one line per bad variable, instead of failing on the first request.
+import { availableParallelism } from "node:os";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 export type NodeEnv = "development" | "production" | "test";
@@ -24,6 +25,8 @@ export interface AuthConfig {
 /** HMAC keys shorter than the hash add no strength and are easy to guess; Better Auth asks for 32. */
 export const MIN_SECRET_BYTES = 32;
 
+const MAX_WORKERS = 64;
+
 export interface Config {
   port: number;
   host: string;
@@ -31,6 +34,8 @@ export interface Config {
   databaseUrl?: string;
   dataDir: string;
   dbPoolMax: number;
+  /** Server processes sharing the port (WORKERS; `auto`: one per core). Each has its own pool. */
+  workers: number;
   corsOrigins: string[];
   logLevel: LogLevel;
   nodeEnv: NodeEnv;
@@ -87,6 +92,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: url("DATABASE_URL", ["postgres:", "postgresql:", "memory:"]),
     dataDir: read("DATA_DIR") ?? "./data",
     dbPoolMax: integer("DB_POOL_MAX", 10, 1, 1000),
+    workers: workerCount(read("WORKERS"), problems),
     corsOrigins: (read("CORS_ORIGINS") ?? "http://localhost:3000").split(",").map((o) => o.trim()).filter(Boolean),
     logLevel: oneOf("LOG_LEVEL", ["debug", "info", "warn", "error", "silent"] as const, "info"),
     nodeEnv,
@@ -108,8 +114,30 @@ export function loadConfig(env: Env = process.env): Config {
     if (!valid) problems.push(`CORS_ORIGINS: "${origin}" is not an origin such as http://localhost:3000`);
   }
 
+  if (config.workers > 1) {
+    const workers = `WORKERS=${read("WORKERS")}`;
+    if (!config.databaseUrl || config.databaseUrl.startsWith("memory:")) {
+      problems.push(`${workers}: several processes need PostgreSQL (DATABASE_URL); an embedded database belongs to one process`);
+    }
+    if (config.port === 0) problems.push(`${workers}: processes sharing a port need a fixed PORT, not 0`);
+    if (config.auth.generatedSecret) {
+      problems.push(`${workers}: every process must check tokens with the same key; set BETTER_AUTH_SECRET or BETTER_AUTH_URL`);
+    }
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+function workerCount(raw: string | undefined, problems: string[]): number {
+  if (raw === undefined) return 1;
+  if (raw === "auto") return availableParallelism();
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < 1 || value > MAX_WORKERS) {
+    problems.push(`WORKERS=${raw}: expected auto or an integer from 1 to ${MAX_WORKERS}`);
+    return 1;
+  }
+  return value;
 }
 
 function authConfig(

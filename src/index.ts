@@ -1,5 +1,6 @@
 // Process entry: config → database → migrations → app → listen → signals.
 // Everything about the process lives here; the HTTP service itself is createApp().
+import cluster from "node:cluster";
 import { createApp } from "./app.ts";
 import { developmentCurl } from "./auth/dev-token.ts";
 import { createTokenVerifier } from "./auth/verify.ts";
@@ -35,9 +36,14 @@ async function openMigrated(config: Config, log: Logger): Promise<DatabaseHandle
 }
 
 async function serve(config: Config, log: Logger) {
-  const database = await openMigrated(config, log);
+  // A worker's primary applied the migrations before forking it.
+  const database = cluster.isWorker
+    ? await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolMax: config.dbPoolMax })
+    : await openMigrated(config, log);
   const app = createApp({ config, database, verifyToken: createTokenVerifier(config.auth), log });
-  app.listen({ port: config.port, hostname: config.host, maxRequestBodySize: MAX_BODY_BYTES });
+  // Only workers share the port: a second service started by mistake on a taken port fails
+  // instead of silently taking half of the connections.
+  app.listen({ port: config.port, hostname: config.host, maxRequestBodySize: MAX_BODY_BYTES, reusePort: cluster.isWorker });
   const server = app.server!;
   log.info("listening", { url: server.url.href, database: database.kind });
 
@@ -63,13 +69,53 @@ async function serve(config: Config, log: Logger) {
   }
 }
 
+/**
+ * WORKERS > 1: this process applies the migrations, then forks the workers, which share the port
+ * (SO_REUSEPORT: the kernel spreads connections over them) and only serve. It passes SIGTERM and
+ * SIGINT on and exits 0 once all have stopped. A worker that dies on its own stops the others and
+ * this process exits 1, so whatever supervises the service restarts all of it.
+ */
+async function supervise(config: Config, log: Logger) {
+  const database = await openMigrated(config, log);
+  await database.close();
+  let running = config.workers;
+  let exitCode = 0;
+  let stopping = false;
+  const stop = (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    exitCode = code;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
+  };
+  cluster.on("exit", (worker, code, signal) => {
+    running -= 1;
+    if (!stopping) {
+      log.error("worker stopped on its own; stopping the others", { pid: worker.process.pid, code, signal });
+      stop(1);
+    }
+    if (running === 0) {
+      log.info("stopped");
+      process.exit(exitCode);
+    }
+  });
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => {
+      log.info("shutting down", { signal, workers: running });
+      stop(0);
+    });
+  }
+  for (let i = 0; i < config.workers; i++) cluster.fork();
+  log.info("workers started", { workers: config.workers });
+}
+
 async function migrate(config: Config, log: Logger) {
   const database = await openMigrated(config, log);
   await database.close();
   log.info("migrations applied", { database: database.kind });
 }
 
-const invocation = parseArgs(process.argv.slice(2));
+// A worker only serves. (Bun's cluster also repeats the entry in a compiled binary's argv.)
+const invocation = cluster.isWorker ? { command: "serve" as const } : parseArgs(process.argv.slice(2));
 if ("print" in invocation) {
   console.log(invocation.print);
   process.exit(0);
@@ -86,4 +132,5 @@ if (invocation.command === "healthcheck") {
   process.exit(reason ? 1 : 0);
 }
 if (invocation.command === "migrate") await migrate(config, log);
+else if (config.workers > 1 && cluster.isPrimary) await supervise(config, log);
 else await serve(config, log);

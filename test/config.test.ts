@@ -1,5 +1,6 @@
 // Configuration is parsed once at start; every bad variable is named, and the process exits 1.
 import { describe, expect, test } from "bun:test";
+import { availableParallelism } from "node:os";
 import { ConfigError, loadConfig } from "../src/config.ts";
 
 function problems(env: Record<string, string>): string[] {
@@ -20,6 +21,7 @@ describe("config", () => {
       databaseUrl: undefined,
       dataDir: "./data",
       dbPoolMax: 10,
+      workers: 1,
       corsOrigins: ["http://localhost:3000"],
       logLevel: "info",
       nodeEnv: "development",
@@ -33,6 +35,8 @@ describe("config", () => {
     ["PORT", "70000", "PORT=70000: expected an integer from 0 to 65535"],
     ["PORT", "-1", "PORT=-1: expected an integer from 0 to 65535"],
     ["DB_POOL_MAX", "0", "DB_POOL_MAX=0: expected an integer from 1 to 1000"],
+    ["WORKERS", "0", "WORKERS=0: expected auto or an integer from 1 to 64"],
+    ["WORKERS", "many", "WORKERS=many: expected auto or an integer from 1 to 64"],
     ["DATABASE_URL", "not-a-url", "DATABASE_URL=not-a-url: expected a URL starting with postgres:// or postgresql:// or memory://"],
     ["DATABASE_URL", "mysql://root@localhost/x", "DATABASE_URL=mysql://root@localhost/x: expected a URL starting with postgres:// or postgresql:// or memory://"],
     ["LOG_LEVEL", "loud", "LOG_LEVEL=loud: expected one of debug, info, warn, error, silent"],
@@ -40,6 +44,20 @@ describe("config", () => {
     ["CORS_ORIGINS", "localhost:3000", 'CORS_ORIGINS: "localhost:3000" is not an origin such as http://localhost:3000'],
   ])("%s=%s is refused with a message naming it", (name, value, message) => {
     expect(problems({ [name]: value })).toEqual([message]);
+  });
+
+  test("WORKERS=auto is one process per core", () => {
+    expect(loadConfig({ WORKERS: "auto", DATABASE_URL: "postgres://db/x", BETTER_AUTH_SECRET: "s".repeat(32) }).workers).toBe(availableParallelism());
+  });
+
+  test("several workers need PostgreSQL, a fixed port and a configured key", () => {
+    expect(problems({ WORKERS: "2", PORT: "0" })).toEqual([
+      "WORKERS=2: several processes need PostgreSQL (DATABASE_URL); an embedded database belongs to one process",
+      "WORKERS=2: processes sharing a port need a fixed PORT, not 0",
+      "WORKERS=2: every process must check tokens with the same key; set BETTER_AUTH_SECRET or BETTER_AUTH_URL",
+    ]);
+    expect(problems({ WORKERS: "2", DATABASE_URL: "memory://", BETTER_AUTH_SECRET: "s".repeat(32) })).toHaveLength(1);
+    expect(loadConfig({ WORKERS: "2", DATABASE_URL: "postgres://db/x", BETTER_AUTH_SECRET: "s".repeat(32) }).workers).toBe(2);
   });
 
   test("every bad variable is reported at once, passwords hidden", () => {
