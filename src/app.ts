@@ -3,7 +3,7 @@
 import { cors } from "@elysiajs/cors";
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
-import { authentication } from "./auth/plugin.ts";
+import { authenticateUnder, authentication } from "./auth/plugin.ts";
 import { createUserRegistry } from "./auth/users.ts";
 import type { TokenVerifier } from "./auth/verify.ts";
 import type { Config } from "./config.ts";
@@ -22,8 +22,9 @@ export interface AppDeps {
 
 export function createApp({ config, database, verifyToken, log }: AppDeps) {
   const routes: { method: string; path: string }[] = [];
+  const registerUser = createUserRegistry(database.db);
   const app = new Elysia()
-    .use(errorHandler(log, () => routes))
+    .use(errorHandler(log, () => routes, authenticateUnder("/api", verifyToken, registerUser)))
     .use(
       cors({
         origin: config.corsOrigins.includes("*") ? true : config.corsOrigins,
@@ -46,7 +47,7 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
     )
     .use(healthRoutes(database))
     .group("/api", (api) => {
-      const auth = authentication(verifyToken, createUserRegistry(database.db));
+      const auth = authentication(verifyToken, registerUser);
       return api.use(auth).use(tasksModule(auth, database.db));
     });
   routes.push(...app.routes);

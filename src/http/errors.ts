@@ -44,8 +44,15 @@ const validationDetail: Record<string, string> = {
  * The root error handler. Register it once, before every module: a second onError in a
  * sub-instance runs twice (elysia #1323).
  * `routes` is read when an error happens, so it sees routes added after this plugin.
+ * `authenticateFirst` (rejecting with an HttpError) runs before answering a path no route matches
+ * or a body that does not parse: Elysia raises both before any `derive`, yet on a protected path
+ * the token must decide first, so a caller without one learns nothing about routes or bodies.
  */
-export function errorHandler(log: Logger, routes: () => readonly { method: string; path: string }[]) {
+export function errorHandler(
+  log: Logger,
+  routes: () => readonly { method: string; path: string }[],
+  authenticateFirst?: (request: Request, path: string) => Promise<void>,
+) {
   return new Elysia({ name: "error-handler" })
     .onRequest(({ request }) => {
       // Refuse large bodies before reading them; Bun.serve's maxRequestBodySize backs this up
@@ -53,11 +60,24 @@ export function errorHandler(log: Logger, routes: () => readonly { method: strin
       const length = Number(request.headers.get("content-length") ?? 0);
       if (length > MAX_BODY_BYTES) return json(413, { detail: "Request body is larger than 64 KiB" });
     })
-    .onError({ as: "global" }, ({ code, error, request, path }) => {
-      if (error instanceof HttpError) {
-        if (error.status >= 500) log.error("request failed", { method: request.method, path, cause: error.cause ?? error });
-        return json(error.status, { detail: error.detail }, error.headers);
+    .onError({ as: "global" }, async ({ code, error, request, path }) => {
+      /** Ours (an HttpError) or a bug (a 500 that tells the client nothing). */
+      const failure = (cause: unknown) => {
+        if (cause instanceof HttpError) {
+          if (cause.status >= 500) log.error("request failed", { method: request.method, path, cause: cause.cause ?? cause });
+          return json(cause.status, { detail: cause.detail }, cause.headers);
+        }
+        log.error("unhandled error", { method: request.method, path, code, cause });
+        return json(500, { detail: "Internal server error" });
+      };
+      if ((code === "NOT_FOUND" || code === "PARSE") && authenticateFirst) {
+        const denied = await authenticateFirst(request, path).then(
+          () => undefined,
+          (reason: unknown) => reason ?? new Error("authenticateFirst rejected without a reason"),
+        );
+        if (denied !== undefined) return failure(denied);
       }
+      if (error instanceof HttpError) return failure(error);
       switch (code) {
         case "VALIDATION":
           if (error.type === "response") break; // our own output broke its schema: a 500
@@ -71,8 +91,7 @@ export function errorHandler(log: Logger, routes: () => readonly { method: strin
           return allow.length > 0 ? json(405, { detail: "Method not allowed" }, { allow: allow.join(", ") }) : json(404, { detail: "Not found" });
         }
       }
-      log.error("unhandled error", { method: request.method, path, code, cause: error });
-      return json(500, { detail: "Internal server error" });
+      return failure(error);
     });
 }
 
