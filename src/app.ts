@@ -10,11 +10,13 @@ import type { Config } from "./config.ts";
 import type { DatabaseHandle } from "./db/client.ts";
 import { errorHandler } from "./http/errors.ts";
 import type { Logger } from "./http/log.ts";
+import { rateLimit } from "./http/rate-limit.ts";
+import { requestLog } from "./http/request-log.ts";
 import { healthRoutes } from "./modules/health/index.ts";
 import { tasksModule } from "./modules/tasks/index.ts";
 
 export interface AppDeps {
-  config: Pick<Config, "corsOrigins">;
+  config: Pick<Config, "corsOrigins"> & Partial<Pick<Config, "rateLimitPerMinute">>;
   database: DatabaseHandle;
   verifyToken: TokenVerifier;
   log: Logger;
@@ -24,6 +26,7 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
   const routes: { method: string; path: string }[] = [];
   const registerUser = createUserRegistry(database.db);
   const app = new Elysia()
+    .use(requestLog(log))
     .use(errorHandler(log, () => routes, authenticateUnder("/api", verifyToken, registerUser)))
     .use(
       cors({
@@ -48,7 +51,7 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
     .use(healthRoutes(database))
     .group("/api", (api) => {
       const auth = authentication(verifyToken, registerUser);
-      return api.use(auth).use(tasksModule(auth, database.db));
+      return api.use(auth).use(rateLimit(auth, config.rateLimitPerMinute ?? 0)).use(tasksModule(auth, database.db));
     });
   routes.push(...app.routes);
   return app;

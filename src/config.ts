@@ -36,6 +36,8 @@ export interface Config {
   dbPoolMax: number;
   /** Server processes sharing the port (WORKERS; `auto`: one per core). Each has its own pool. */
   workers: number;
+  /** Requests per user per minute on /api routes, per process; 0: no limit. */
+  rateLimitPerMinute: number;
   corsOrigins: string[];
   logLevel: LogLevel;
   nodeEnv: NodeEnv;
@@ -93,6 +95,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: read("DATA_DIR") ?? "./data",
     dbPoolMax: integer("DB_POOL_MAX", 10, 1, 1000),
     workers: workerCount(read("WORKERS"), problems),
+    rateLimitPerMinute: integer("RATE_LIMIT_PER_MINUTE", 0, 0, 1_000_000),
     corsOrigins: (read("CORS_ORIGINS") ?? "http://localhost:3000").split(",").map((o) => o.trim()).filter(Boolean),
     logLevel: oneOf("LOG_LEVEL", ["debug", "info", "warn", "error", "silent"] as const, "info"),
     nodeEnv,

@@ -1,8 +1,10 @@
 // One error body for the whole service: {"detail": "..."} plus `errors` for validation.
 // Services throw HttpError subclasses; the root handler maps them and Elysia's own errors.
 import { Elysia } from "elysia";
+import { isDatabaseUnavailable } from "../db/outage.ts";
 import type { Logger } from "./log.ts";
 import { fieldErrors } from "./validation.ts";
+import { requestId } from "./request-log.ts";
 
 export interface FieldError {
   field: string;
@@ -58,17 +60,24 @@ export function errorHandler(
       // Refuse large bodies before reading them; Bun.serve's maxRequestBodySize backs this up
       // for chunked uploads that announce no length.
       const length = Number(request.headers.get("content-length") ?? 0);
-      if (length > MAX_BODY_BYTES) return json(413, { detail: "Request body is larger than 64 KiB" });
+      // Thrown, not returned: an early return skips onError and onAfterResponse, so the request log.
+      if (length > MAX_BODY_BYTES) throw new HttpError(413, "Request body is larger than 64 KiB");
     })
-    .onError({ as: "global" }, async ({ code, error, request, path }) => {
+    .onError({ as: "global" }, async ({ code, error, request, path, set }) => {
+      // set.status is what the request log reports; Elysia leaves it at 200 for NOT_FOUND, 422 for VALIDATION.
+      const answer = (status: number, body: ErrorBody, headers?: Record<string, string>) => {
+        set.status = status;
+        return json(status, body, headers);
+      };
       /** Ours (an HttpError) or a bug (a 500 that tells the client nothing). */
-      const failure = (cause: unknown) => {
+      const failure = (thrown: unknown) => {
+        const cause = isDatabaseUnavailable(thrown) ? new DatabaseUnavailableError(thrown) : thrown;
         if (cause instanceof HttpError) {
-          if (cause.status >= 500) log.error("request failed", { method: request.method, path, cause: cause.cause ?? cause });
-          return json(cause.status, { detail: cause.detail }, cause.headers);
+          if (cause.status >= 500) log.error("request failed", { request_id: requestId(request), method: request.method, path, cause: cause.cause ?? cause });
+          return answer(cause.status, { detail: cause.detail }, cause.headers);
         }
-        log.error("unhandled error", { method: request.method, path, code, cause });
-        return json(500, { detail: "Internal server error" });
+        log.error("unhandled error", { request_id: requestId(request), method: request.method, path, code, cause });
+        return answer(500, { detail: "Internal server error" });
       };
       if ((code === "NOT_FOUND" || code === "PARSE") && authenticateFirst) {
         const denied = await authenticateFirst(request, path).then(
@@ -81,18 +90,31 @@ export function errorHandler(
       switch (code) {
         case "VALIDATION":
           if (error.type === "response") break; // our own output broke its schema: a 500
-          return json(400, { detail: validationDetail[error.type] ?? "Invalid request", errors: fieldErrors(error) });
+          return answer(400, { detail: validationDetail[error.type] ?? "Invalid request", errors: describeFields(error) });
         case "PARSE":
           // A route's own parser may refuse a body that is JSON but not what it takes.
-          if (error.cause instanceof HttpError) return json(error.cause.status, { detail: error.cause.detail }, error.cause.headers);
-          return json(400, { detail: "Request body is not valid JSON" });
+          if (error.cause instanceof HttpError) return failure(error.cause);
+          return answer(400, { detail: "Request body is not valid JSON" });
         case "NOT_FOUND": {
           const allow = allowedMethods(routes(), path, request.method);
-          return allow.length > 0 ? json(405, { detail: "Method not allowed" }, { allow: allow.join(", ") }) : json(404, { detail: "Not found" });
+          return allow.length > 0 ? answer(405, { detail: "Method not allowed" }, { allow: allow.join(", ") }) : answer(404, { detail: "Not found" });
         }
       }
       return failure(error);
     });
+}
+
+/**
+ * Elysia prints the offending value into its messages; a value nested thousands deep (a 64 KiB body
+ * of `[`) overflows the stack there, and this handler must answer whatever it was given.
+ */
+function describeFields(error: Parameters<typeof fieldErrors>[0]): FieldError[] {
+  try {
+    return fieldErrors(error);
+  } catch (failure) {
+    if (!(failure instanceof RangeError)) throw failure;
+    return [{ field: error.type, message: "is nested too deeply" }];
+  }
 }
 
 export function json(status: number, body: ErrorBody, headers: Record<string, string> = {}): Response {

@@ -18,6 +18,10 @@ class ForeignUserError extends HttpError {
 const TaskId = t.String({ description: "The task's id (a UUID; anything else is a 404)", examples: ["6e38eb30-9039-4a7c-b64e-bca990ef7571"] });
 const UserId = t.String({ description: "Must be the token's `sub`", examples: ["PRFtYahHnGm9bx6StXSFrO1NfZEEy1Xj"] });
 
+// JSON is UTF-8 (RFC 8259 §8.1): bytes that are not are refused, where request.text() would store
+// U+FFFD in their place.
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 /**
  * Bodies are JSON objects whatever their Content-Type says (`curl -d` sends form encoding). One that
  * does not parse is a 400 even where the body is optional (Elysia's own parser ignores the failure
@@ -26,7 +30,7 @@ const UserId = t.String({ description: "Must be the token's `sub`", examples: ["
  * body's media type from: required bodies then fail to parse, an optional one is absent.
  */
 async function parseJsonObject({ request }: { request: Request }): Promise<unknown> {
-  const text = await request.text();
+  const text = utf8.decode(await request.arrayBuffer());
   if (text === "") return undefined;
   const body: unknown = JSON.parse(text);
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "Request body must be a JSON object");

@@ -1,0 +1,54 @@
+// One JSON line per request, and the request id that ties it to the error lines of the same
+// request and to the caller's own logs. Only what identifies the request goes in: never a
+// header, a query string, a body or a token.
+import { Elysia, StatusMap } from "elysia";
+import type { Logger } from "./log.ts";
+
+// A caller's id is echoed into our logs and headers, so only a short, plain one is taken as is.
+const WELL_FORMED_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+interface Trace {
+  id: string;
+  startedAt: number;
+}
+
+// Keyed by the Request so the root error handler can find the id without knowing this plugin.
+const traces = new WeakMap<Request, Trace>();
+
+/** The id of a request this plugin has seen: the caller's X-Request-Id if well formed, else ours. */
+export function requestId(request: Request): string | undefined {
+  return traces.get(request)?.id;
+}
+
+/**
+ * Register before every other plugin: its onRequest must run first, so that even a request
+ * refused there (413) carries an id. Statuses come from `set.status`, which the root error
+ * handler sets for the responses it makes.
+ */
+export function requestLog(log: Logger) {
+  return new Elysia({ name: "request-log" })
+    .onRequest(({ request, set }) => {
+      const incoming = request.headers.get("x-request-id");
+      const id = incoming !== null && WELL_FORMED_ID.test(incoming) ? incoming : crypto.randomUUID();
+      traces.set(request, { id, startedAt: performance.now() });
+      set.headers["x-request-id"] = id;
+    })
+    .onAfterResponse({ as: "global" }, (context) => {
+      const { request, set, route, responseValue } = context;
+      const trace = traces.get(request);
+      if (!trace) return;
+      const status =
+        responseValue instanceof Response ? responseValue.status : typeof set.status === "number" ? set.status : (StatusMap[set.status ?? "OK"] ?? 200);
+      const user = (context as { user?: { id?: unknown } }).user;
+      const fields = {
+        request_id: trace.id,
+        method: request.method,
+        route: route || null, // a path no route matched is not logged: it is whatever the caller sent
+        status,
+        duration_ms: Math.round((performance.now() - trace.startedAt) * 100) / 100,
+        user_id: typeof user?.id === "string" ? user.id : null,
+      };
+      if (status >= 500) log.error("request", fields);
+      else log.info("request", fields);
+    });
+}
