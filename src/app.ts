@@ -9,6 +9,7 @@ import type { TokenVerifier } from "./auth/verify.ts";
 import type { Config } from "./config.ts";
 import type { DatabaseHandle } from "./db/client.ts";
 import { errorHandler } from "./http/errors.ts";
+import "./http/formats.ts";
 import type { Logger } from "./http/log.ts";
 import { rateLimit } from "./http/rate-limit.ts";
 import { requestLog } from "./http/request-log.ts";
