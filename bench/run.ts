@@ -140,6 +140,8 @@ interface Measurement {
   errors: number;
   rssMb: number;
   serverCpu: number;
+  /** Server CPU time per request: what decides throughput once the server is the bottleneck. */
+  cpuPerRequestUs: number;
   postgresCpu: number;
   wrkCpu: number;
 }
@@ -297,6 +299,7 @@ async function measureTarget(target: Target, index: number, template: string, da
         errors: result.status + result.connect + result.read + result.write + result.timeout,
         rssMb: peakRssMb(processTree(proc.pid)),
         serverCpu: (cpuSeconds(processTree(proc.pid)) - serverCpu0) / seconds,
+        cpuPerRequestUs: ((cpuSeconds(processTree(proc.pid)) - serverCpu0) * 1e6) / Math.max(1, result.requests),
         postgresCpu: (cpuSeconds(backends) - postgresCpu0) / seconds,
         wrkCpu: cpu / seconds,
       });
@@ -322,7 +325,7 @@ function verdict(scenario: Scenario, m: Measurement, baseline: Measurement | und
 
 function printTable(all: { target: Target; results: Map<Scenario, Measurement> }[]) {
   const baseline = all.find((a) => a.target.label === "baseline")?.results;
-  const header = ["scenario", "server", "req/s", "p50 ms", "p99 ms", "errors", "peak RSS MB", "cpu srv", "cpu pg", "cpu wrk", "ratio", "verdict"];
+  const header = ["scenario", "server", "req/s", "p50 ms", "p99 ms", "errors", "peak RSS MB", "cpu srv", "µs/req", "cpu pg", "cpu wrk", "ratio", "verdict"];
   const rows: string[][] = [];
   for (const scenario of scenarios) {
     for (const { target, results } of all) {
@@ -339,6 +342,7 @@ function printTable(all: { target: Target; results: Map<Scenario, Measurement> }
         String(m.errors),
         m.rssMb.toFixed(0),
         m.serverCpu.toFixed(2),
+        m.cpuPerRequestUs.toFixed(0),
         m.postgresCpu.toFixed(2),
         m.wrkCpu.toFixed(2),
         isBaseline || !reference ? "-" : (m.rps / reference.rps).toFixed(2),
