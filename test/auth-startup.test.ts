@@ -1,0 +1,209 @@
+// Start-up rules for authentication: what each set of variables means, the refusals in
+// production, the random secret and curl line of a bare development start, and `bun run token`.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { decodeJwt } from "jose";
+import { eq } from "drizzle-orm";
+import { ConfigError, loadConfig } from "../src/config.ts";
+import { users } from "../src/db/schema.ts";
+import { driver, freshDatabase, request, testApp, type TestDatabase } from "./helpers.ts";
+
+const SECRET = "a-secret-that-is-exactly-32-byte";
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+}
+
+const NOTHING_CONFIGURED =
+  "no token verification configured: set BETTER_AUTH_SECRET (the secret your frontend signs HS256 tokens with) " +
+  "or BETTER_AUTH_URL (Better Auth with the jwt() plugin; its keys at $BETTER_AUTH_URL/api/auth/jwks)";
+
+describe("authentication settings", () => {
+  test("BETTER_AUTH_URL gives the JWKS address, issuer and audience (a trailing slash dropped, as Better Auth does)", () => {
+    expect(loadConfig({ BETTER_AUTH_URL: "https://app.example.com/" }).auth).toEqual({
+      keySet: { jwksUrl: "https://app.example.com/api/auth/jwks", issuer: "https://app.example.com", audience: "https://app.example.com" },
+    });
+  });
+
+  test("AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE override it; a secret can sit beside it", () => {
+    const env = {
+      BETTER_AUTH_SECRET: SECRET,
+      BETTER_AUTH_URL: "https://app.example.com",
+      AUTH_JWKS_URL: "https://keys.example.com/jwks.json",
+      AUTH_ISSUER: "https://issuer.example.com",
+      AUTH_AUDIENCE: "todo-api",
+    };
+    expect(loadConfig(env).auth).toEqual({
+      secret: SECRET,
+      keySet: { jwksUrl: "https://keys.example.com/jwks.json", issuer: "https://issuer.example.com", audience: "todo-api" },
+    });
+  });
+
+  test("a secret of 32 bytes is enough, in production too", () => {
+    expect(loadConfig({ BETTER_AUTH_SECRET: SECRET, NODE_ENV: "production" }).auth).toEqual({ secret: SECRET });
+  });
+
+  test.each(["production", "development"])("a secret shorter than 32 bytes is refused (%s), without printing it", (NODE_ENV) => {
+    const found = problems({ BETTER_AUTH_SECRET: "hunter2-hunter2-hunter2", NODE_ENV });
+    expect(found).toEqual(["BETTER_AUTH_SECRET: 23 bytes is too short, use at least 32 (openssl rand -base64 32 makes one)"]);
+  });
+
+  test("production with neither a secret nor a key set is refused, saying what to set", () => {
+    expect(problems({ NODE_ENV: "production" })).toEqual([NOTHING_CONFIGURED]);
+  });
+
+  test("a key set without anything to check iss and aud against is refused", () => {
+    expect(problems({ AUTH_JWKS_URL: "https://keys.example.com/jwks.json", AUTH_ISSUER: "https://issuer.example.com" })).toEqual([
+      "AUTH_JWKS_URL: key-set tokens are checked for iss and aud; set BETTER_AUTH_URL, or AUTH_ISSUER and AUTH_AUDIENCE",
+    ]);
+  });
+
+  test("an issuer or audience with no key set would be ignored, so it is refused", () => {
+    expect(problems({ BETTER_AUTH_SECRET: SECRET, AUTH_ISSUER: "x", AUTH_AUDIENCE: "y" })).toEqual([
+      "AUTH_ISSUER: only checked on key-set tokens; set BETTER_AUTH_URL or AUTH_JWKS_URL too",
+      "AUTH_AUDIENCE: only checked on key-set tokens; set BETTER_AUTH_URL or AUTH_JWKS_URL too",
+    ]);
+  });
+
+  test("development with nothing configured gets a different random secret per process", () => {
+    const first = loadConfig({}).auth;
+    const second = loadConfig({ NODE_ENV: "development" }).auth;
+    expect(first.generatedSecret).toBe(true);
+    expect(first.secret).toMatch(/^[\w-]{43}$/);
+    expect(second.secret).not.toBe(first.secret);
+  });
+});
+
+/**
+ * Collects a process's output as it arrives, so a test can wait for a line. Processes run with
+ * --no-env-file where the absence of a variable matters: a developer's .env must not change the result.
+ */
+function spawn(cmd: string[], env: Record<string, string>) {
+  const proc = Bun.spawn(cmd, { env: { PATH: process.env.PATH!, ...env }, stdout: "pipe", stderr: "pipe" });
+  let stdout = "";
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stdout) stdout += decoder.decode(chunk);
+  })();
+  return {
+    proc,
+    async waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
+      for (;;) {
+        const match = stdout.match(pattern);
+        if (match) return match;
+        if (proc.exitCode !== null) throw new Error(`exited ${proc.exitCode} before ${pattern}: ${stdout}`);
+        await Bun.sleep(20);
+      }
+    },
+    async finished() {
+      const code = await proc.exited;
+      await reading;
+      return { code, stdout, stderr: await new Response(proc.stderr).text() };
+    },
+  };
+}
+
+describe(`start-up (${driver})`, () => {
+  let database: TestDatabase | undefined;
+  let databaseUrl = "memory://";
+  beforeAll(async () => {
+    // The spawned service uses the driver under test: this file's PostgreSQL database, or in-memory PGlite.
+    if (driver === "postgres") {
+      database = await freshDatabase();
+      databaseUrl = database.url!;
+    }
+  }, 30_000);
+  afterAll(() => database?.close());
+
+  const serviceEnv = () => ({ PORT: "0", HOST: "127.0.0.1", DATABASE_URL: databaseUrl });
+
+  test("production with no verification configured exits 1 before listening, saying what to set", async () => {
+    const { code, stdout, stderr } = await spawn(["bun", "--no-env-file", "src/index.ts"], { ...serviceEnv(), NODE_ENV: "production" }).finished();
+    expect(code).toBe(1);
+    expect(stderr.trim()).toBe(`config: ${NOTHING_CONFIGURED}`);
+    expect(stdout).not.toContain("listening");
+  }, 30_000);
+
+  test("a short secret exits 1, and the secret appears nowhere in the output", async () => {
+    const { code, stdout, stderr } = await spawn(["bun", "--no-env-file", "src/index.ts"], { ...serviceEnv(), BETTER_AUTH_SECRET: "short-secret-value" }).finished();
+    expect(code).toBe(1);
+    expect(stderr.trim()).toBe("config: BETTER_AUTH_SECRET: 18 bytes is too short, use at least 32 (openssl rand -base64 32 makes one)");
+    expect(stdout + stderr).not.toContain("short-secret-value");
+  }, 30_000);
+
+  test("development with nothing configured starts and prints one curl line that works as printed", async () => {
+    const service = spawn(["bun", "--no-env-file", "src/index.ts"], { ...serviceEnv(), NODE_ENV: "development", LOG_LEVEL: "info" });
+    try {
+      const [line] = await service.waitFor(/^curl .*$/m);
+      const curl = Bun.spawn(["sh", "-c", `${line} --silent --show-error --include`], { stdout: "pipe", stderr: "pipe" });
+      const [output, code] = await Promise.all([new Response(curl.stdout).text(), curl.exited]);
+      expect(code).toBe(0);
+      expect(output).toStartWith("HTTP/1.1 200");
+      expect(output.trimEnd()).toEndWith("[]");
+      const token = line!.match(/Bearer ([\w.-]+)/)![1]!;
+      expect(decodeJwt(token)).toMatchObject({ sub: "dev-user" });
+    } finally {
+      service.proc.kill("SIGTERM");
+    }
+    const { code, stdout } = await service.finished();
+    expect(code).toBe(0);
+    expect(stdout.match(/^curl /gm)).toHaveLength(1);
+    expect(stdout).toContain('"msg":"BETTER_AUTH_SECRET is not set: tokens are signed with a random secret that dies with this process; try the line below"');
+  }, 30_000);
+
+  test("a configured secret prints no curl line", async () => {
+    const service = spawn(["bun", "--no-env-file", "src/index.ts"], { ...serviceEnv(), BETTER_AUTH_SECRET: SECRET });
+    await service.waitFor(/"msg":"listening"/);
+    service.proc.kill("SIGTERM");
+    const { code, stdout } = await service.finished();
+    expect(code).toBe(0);
+    expect(stdout).not.toContain("curl");
+  }, 30_000);
+});
+
+describe(`bun run token (${driver})`, () => {
+  const token = (args: string[], env: Record<string, string>) => spawn(["bun", "run", "--silent", "token", "--", ...args], env).finished();
+
+  test("prints a token the service accepts, with the given claims and lifetime", async () => {
+    const { code, stdout } = await token(["--sub", "alice", "--email", "alice@example.com", "--name", "Alice", "--ttl", "10m"], { BETTER_AUTH_SECRET: SECRET });
+    expect(code).toBe(0);
+    const printed = stdout.trim();
+    const claims = decodeJwt(printed);
+    expect(claims).toMatchObject({ sub: "alice", email: "alice@example.com", name: "Alice" });
+    expect(claims.exp! - claims.iat!).toBe(600);
+
+    const ctx = await testApp({ auth: { secret: SECRET } });
+    try {
+      expect((await request(ctx.app, "GET", "/api/tasks", { token: printed })).status).toBe(200);
+      expect(await ctx.db.select({ email: users.email, name: users.name }).from(users).where(eq(users.id, "alice"))).toEqual([
+        { email: "alice@example.com", name: "Alice" },
+      ]);
+    } finally {
+      await ctx.close();
+    }
+  }, 30_000);
+
+  test.each([
+    ["no --sub", [], "--sub is required"],
+    ["an unknown option", ["--sub", "a", "--admin"], "Unknown option '--admin'"],
+    ["a malformed --ttl", ["--sub", "a", "--ttl", "soon"], "--ttl soon: expected a time span such as 30m, 1h or 7d"],
+  ])("%s: exit 2 with what is wrong and the usage", async (_, args, message) => {
+    const { code, stdout, stderr } = await token(args, { BETTER_AUTH_SECRET: SECRET });
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr).toContain(message);
+    expect(stderr).toContain("usage: bun run token -- --sub <user id>");
+  }, 30_000);
+
+  test("no BETTER_AUTH_SECRET: exit 1, since no server would accept the token", async () => {
+    const { code, stdout, stderr } = await spawn(["bun", "--no-env-file", "src/auth/token-cli.ts", "--sub", "alice"], {}).finished();
+    expect(code).toBe(1);
+    expect(stdout).toBe("");
+    expect(stderr.trim()).toBe("BETTER_AUTH_SECRET is not set: the server would not accept a token signed with anything else (put it in .env)");
+  }, 30_000);
+});
