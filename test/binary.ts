@@ -92,7 +92,8 @@ export async function binaryTestApp(path: string, database: TestDatabase, option
   const server = await startBinary(path, { ...binaryEnv(database.url, options), LOG_LEVEL: log ? "debug" : "info" }, log && forwardTo(log));
   const handle = (request: Request) => {
     const { pathname, search } = new URL(request.url);
-    return fetch(new Request(new URL(pathname + search, server.url).href, request), { redirect: "manual" });
+    // Concatenated, not resolved: a path such as //api/tasks must stay a path, not become a host.
+    return fetch(new Request(server.url.slice(0, -1) + pathname + search, request), { redirect: "manual" });
   };
   return {
     // Only handle() exists; the cast keeps App's route types for Eden.
