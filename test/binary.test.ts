@@ -2,9 +2,9 @@
 // subcommands, its embedded migrations (and, on PGlite, its embedded PGlite assets), the API with a
 // token, and a clean stop. The executable is TEST_BINARY when set, else a fresh `bun run build`.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { SQL } from "bun";
 import { sql } from "drizzle-orm";
 import { version } from "../package.json";
@@ -48,7 +48,7 @@ afterAll(async () => {
 });
 
 function run(...args: string[]) {
-  const proc = Bun.spawnSync([binary, ...args], { env, stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawnSync([binary, ...args], { cwd: dirname(binary), env, stdout: "pipe", stderr: "pipe" });
   return { code: proc.exitCode, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() };
 }
 
@@ -86,6 +86,19 @@ describe(`the compiled binary (${driver})`, () => {
     const { code, stdout, stderr } = run(...args.split(" "));
     expect({ code, stdout }).toEqual({ code: 2, stdout: "" });
     expect(stderr).toContain("Usage: todo-api [command]");
+  });
+
+  test("a .env and a bunfig.toml in its working directory are ignored: configuration is the environment only", () => {
+    const stray = join(dir, "stray");
+    mkdirSync(stray);
+    writeFileSync(join(stray, ".env"), "LOG_LEVEL=loud\n");
+    writeFileSync(join(stray, "bunfig.toml"), 'preload = ["./preload.ts"]\n');
+    writeFileSync(join(stray, "preload.ts"), `await Bun.write(${JSON.stringify(join(stray, "preloaded"))}, "ran");\n`);
+    // healthcheck reads the configuration and nothing else: a loaded .env would stop it at "config:".
+    const proc = Bun.spawnSync([binary, "healthcheck"], { cwd: stray, env: { ...env, PORT: "1" }, stderr: "pipe" });
+    expect(proc.exitCode).toBe(1);
+    expect(proc.stderr.toString()).toStartWith("healthcheck: http://127.0.0.1:1/health/ready unreachable");
+    expect(existsSync(join(stray, "preloaded"))).toBe(false);
   });
 
   test("migrate applies the embedded migrations to an empty database and exits 0; again, it has nothing to do", async () => {
