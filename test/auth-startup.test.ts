@@ -5,6 +5,7 @@ import { decodeJwt } from "jose";
 import { eq } from "drizzle-orm";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import { users } from "../src/db/schema.ts";
+import { testBinary } from "./binary.ts";
 import { driver, freshDatabase, request, testApp, type TestDatabase } from "./helpers.ts";
 
 const SECRET = "a-secret-that-is-exactly-32-byte";
@@ -108,6 +109,9 @@ function spawn(cmd: string[], env: Record<string, string>) {
   };
 }
 
+/** The service from source, or the compiled binary when the suite runs against one. */
+const serviceCommand = testBinary ? [testBinary] : ["bun", "--no-env-file", "src/index.ts"];
+
 describe(`start-up (${driver})`, () => {
   let database: TestDatabase | undefined;
   let databaseUrl = "memory://";
@@ -123,21 +127,21 @@ describe(`start-up (${driver})`, () => {
   const serviceEnv = () => ({ PORT: "0", HOST: "127.0.0.1", DATABASE_URL: databaseUrl });
 
   test("production with no verification configured exits 1 before listening, saying what to set", async () => {
-    const { code, stdout, stderr } = await spawn(["bun", "--no-env-file", "src/index.ts"], { ...serviceEnv(), NODE_ENV: "production" }).finished();
+    const { code, stdout, stderr } = await spawn(serviceCommand, { ...serviceEnv(), NODE_ENV: "production" }).finished();
     expect(code).toBe(1);
     expect(stderr.trim()).toBe(`config: ${NOTHING_CONFIGURED}`);
     expect(stdout).not.toContain("listening");
   }, 30_000);
 
   test("a short secret exits 1, and the secret appears nowhere in the output", async () => {
-    const { code, stdout, stderr } = await spawn(["bun", "--no-env-file", "src/index.ts"], { ...serviceEnv(), BETTER_AUTH_SECRET: "short-secret-value" }).finished();
+    const { code, stdout, stderr } = await spawn(serviceCommand, { ...serviceEnv(), BETTER_AUTH_SECRET: "short-secret-value" }).finished();
     expect(code).toBe(1);
     expect(stderr.trim()).toBe("config: BETTER_AUTH_SECRET: 18 bytes is too short, use at least 32 (openssl rand -base64 32 makes one)");
     expect(stdout + stderr).not.toContain("short-secret-value");
   }, 30_000);
 
   test("development with nothing configured starts and prints one curl line that works as printed", async () => {
-    const service = spawn(["bun", "--no-env-file", "src/index.ts"], { ...serviceEnv(), NODE_ENV: "development", LOG_LEVEL: "info" });
+    const service = spawn(serviceCommand, { ...serviceEnv(), NODE_ENV: "development", LOG_LEVEL: "info" });
     try {
       const [line] = await service.waitFor(/^curl .*$/m);
       const curl = Bun.spawn(["sh", "-c", `${line} --silent --show-error --include`], { stdout: "pipe", stderr: "pipe" });
@@ -157,7 +161,7 @@ describe(`start-up (${driver})`, () => {
   }, 30_000);
 
   test("a configured secret prints no curl line", async () => {
-    const service = spawn(["bun", "--no-env-file", "src/index.ts"], { ...serviceEnv(), BETTER_AUTH_SECRET: SECRET });
+    const service = spawn(serviceCommand, { ...serviceEnv(), BETTER_AUTH_SECRET: SECRET });
     await service.waitFor(/"msg":"listening"/);
     service.proc.kill("SIGTERM");
     const { code, stdout } = await service.finished();

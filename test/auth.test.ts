@@ -65,7 +65,7 @@ describe(`authentication with the shared secret (${driver})`, () => {
       const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
       return new SignJWT({ sub: "alice" }).setProtectedHeader({ alg: "EdDSA", kid: "k1" }).setExpirationTime("1h").sign(privateKey);
     }],
-    ["a correctly signed 12 KB token", () => sign({ sub: "alice", exp: now() + 3600, padding: "x".repeat(12 * 1024) })],
+    ["a correctly signed 12 KB token (over our 8 KB cap, under Bun's 16 KiB header limit)", () => sign({ sub: "alice", exp: now() + 3600, padding: "x".repeat(9 * 1024) })],
   ])("%s: 401 Invalid token", async (_, token) => {
     await expectUnauthorized(await withToken(token()), "Invalid token");
   });
