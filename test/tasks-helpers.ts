@@ -1,0 +1,57 @@
+// What the tasks tests share: a JSON client that answers status, headers and parsed body, and a
+// fingerprint of the database to prove a refused request wrote nothing.
+import { expect } from "bun:test";
+import { sql } from "drizzle-orm";
+import type { Database } from "../src/db/client.ts";
+import type { Task } from "../src/modules/tasks/model.ts";
+import { request } from "./helpers.ts";
+
+type App = { handle(request: Request): Promise<Response> };
+
+export interface Answer<T = unknown> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** Sends one request as `token`'s user; objects are sent as JSON, strings as they are. */
+export async function call<T = unknown>(
+  app: App,
+  token: string | undefined,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer<T>> {
+  const response = await request(app, method, path, { token, body, headers });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: (text === "" ? undefined : JSON.parse(text)) as T };
+}
+
+/** Creates a task through the API and returns it. */
+export async function createTask(app: App, token: string, fields: Record<string, unknown> = {}): Promise<Task> {
+  const answer = await call<Task>(app, token, "POST", "/api/tasks", { title: "a task", ...fields });
+  expect(answer.status).toBe(201);
+  return answer.body;
+}
+
+/** A digest of every row of every table, computed in the database. */
+export async function fingerprint(db: Database): Promise<string> {
+  const result = await db.execute(sql`
+    select (select md5(coalesce(string_agg(t::text, ',' order by t.id), '')) from tasks t)
+        || (select md5(coalesce(string_agg(u::text, ',' order by u.id), '')) from users u) as digest`);
+  // Bun.SQL answers rows, PGlite an object holding them.
+  const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as { digest: string }[];
+  return rows[0]!.digest;
+}
+
+/** Runs `send` and checks that the database is the same afterwards; returns its answer. */
+export async function unchanged<T>(db: Database, send: () => Promise<T>): Promise<T> {
+  const before = await fingerprint(db);
+  const answer = await send();
+  expect(await fingerprint(db)).toBe(before);
+  return answer;
+}
+
+export const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
