@@ -5,8 +5,9 @@
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|([+-])(\d{2}):(\d{2}))$/;
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-// PostgreSQL has no year 0, and both ends print four-digit years.
-const EARLIEST = Date.parse("0001-01-01T00:00:00.000Z");
+// Four-digit years: PGlite reads a timestamp back with `new Date("0001-01-01 00:00:00+00")`, which
+// turns years 0–99 into 1900–2049, and PostgreSQL has no year 0.
+const EARLIEST = Date.parse("1000-01-01T00:00:00.000Z");
 const LATEST = Date.parse("9999-12-31T23:59:59.999Z");
 
 function daysInMonth(year: number, month: number): number {

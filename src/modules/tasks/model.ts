@@ -55,7 +55,7 @@ const fields = {
     error: `must be one of ${priorities.join(", ")}, or null`,
   }),
   due_date: orNull(t.String({ format: DUE_DATE_FORMAT }), {
-    description: "ISO 8601 date-time with `Z` or an offset, or a plain date (midnight UTC); `null` clears it.",
+    description: "ISO 8601 date-time with `Z` or an offset, or a plain date (midnight UTC), years 1000–9999; `null` clears it.",
     examples: ["2026-12-01T17:00:00.000Z", "2026-12-01"],
     error: "must be an ISO 8601 date-time with a time zone (2026-12-01T17:00:00Z) or a date (2026-12-01), or null",
   }),
