@@ -48,7 +48,7 @@ const fields = {
     examples: ["Numbers for Q4, two pages."],
     error: `must be a string of at most ${DESCRIPTION_MAX} characters, or null`,
   }),
-  completed: t.Boolean({ description: "Default: false." }),
+  completed: t.Boolean({ description: "Default: false.", error: "must be true or false" }),
   priority: orNull(Priority, {
     description: "`null` clears it.",
     examples: ["high"],
