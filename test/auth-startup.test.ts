@@ -143,13 +143,14 @@ describe(`start-up (${driver})`, () => {
   test("development with nothing configured starts and prints one curl line that works as printed", async () => {
     const service = spawn(serviceCommand, { ...serviceEnv(), NODE_ENV: "development", LOG_LEVEL: "info" });
     try {
-      const [line] = await service.waitFor(/^curl .*$/m);
+      // Up to the newline: a chunk can end in the middle of the line.
+      const line = (await service.waitFor(/^curl .*\n/m))[0].trimEnd();
       const curl = Bun.spawn(["sh", "-c", `${line} --silent --show-error --include`], { stdout: "pipe", stderr: "pipe" });
       const [output, code] = await Promise.all([new Response(curl.stdout).text(), curl.exited]);
       expect(code).toBe(0);
       expect(output).toStartWith("HTTP/1.1 200");
       expect(output.trimEnd()).toEndWith("[]");
-      const token = line!.match(/Bearer ([\w.-]+)/)![1]!;
+      const token = line.match(/Bearer ([\w.-]+)/)![1]!;
       expect(decodeJwt(token)).toMatchObject({ sub: "dev-user" });
     } finally {
       service.proc.kill("SIGTERM");
