@@ -55,6 +55,8 @@ async function serve(config: Config, log: Logger) {
     // stop() without force resolves once in-flight requests have finished; cap the wait.
     const drained = server.stop(false);
     await Promise.race([drained, Bun.sleep(SHUTDOWN_GRACE_MS)]);
+    // Elysia runs onAfterResponse (the request log line) in a setImmediate; let the last ones run.
+    await new Promise((resolve) => setImmediate(resolve));
     await database.close();
     log.info("stopped");
     process.exit(0);

@@ -238,3 +238,117 @@ export async function startService(env: Record<string, string>, timeoutMs = 30_0
     exited: proc.exited,
   };
 }
+
+export interface RawExchange {
+  /** Everything the server sent. */
+  received: string;
+  /** Whether the server closed the connection (else the wait ran out). */
+  closed: boolean;
+  ms: number;
+}
+
+/**
+ * One TCP connection to `port`, for what fetch() cannot send: a body that announces more than it
+ * sends, a header of any size, a request that stops halfway. Resolves when the server closes the
+ * connection or after `waitMs`.
+ */
+export async function rawHttp(port: number, send: (write: (data: string | Uint8Array) => void) => void, waitMs: number): Promise<RawExchange> {
+  const started = performance.now();
+  let received = "";
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  const pending: Uint8Array[] = [];
+  let done: (closed: boolean) => void = () => {};
+  const finished = new Promise<boolean>((resolve) => {
+    done = resolve;
+  });
+  const flush = (socket: Socket<undefined>) => {
+    while (pending.length > 0) {
+      const chunk = pending[0]!;
+      const written = socket.write(chunk);
+      if (written < chunk.byteLength) {
+        pending[0] = chunk.subarray(Math.max(written, 0));
+        return; // the rest goes when the kernel's buffer drains
+      }
+      pending.shift();
+    }
+  };
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: {
+      data: (_, data) => {
+        received += decoder.decode(data, { stream: true });
+      },
+      drain: flush,
+      close: () => done(true),
+      error: () => done(true),
+    },
+  });
+  send((data) => {
+    pending.push(typeof data === "string" ? encoder.encode(data) : data);
+    flush(socket);
+  });
+  const timer = setTimeout(() => done(false), waitMs);
+  const closed = await finished;
+  clearTimeout(timer);
+  socket.end();
+  return { received, closed, ms: performance.now() - started };
+}
+
+export interface LoadResult {
+  requestId: string;
+  method: string;
+  /** The task title a POST sent. */
+  title?: string;
+  status?: number;
+  /** The created task's id, for a 201. */
+  taskId?: string;
+  /** Why no response came (Bun's error code, e.g. ECONNREFUSED). */
+  error?: string;
+}
+
+/**
+ * `writers` loops creating tasks and `readers` loops listing them, as fast as the service answers,
+ * each request with its own X-Request-Id, until stop() or `maxRequests`. A loop whose request
+ * fails (nothing listening) waits 10 ms before the next, so the generator stays bounded.
+ */
+export function loadGenerator(url: string, token: string, { writers = 6, readers = 2, maxRequests = 5000 } = {}) {
+  const results: LoadResult[] = [];
+  let stopped = false;
+  let sent = 0;
+  const headers = (requestId: string) => ({ authorization: `Bearer ${token}`, "content-type": "application/json", "x-request-id": requestId });
+  const loop = async (name: string, write: boolean) => {
+    for (let i = 0; !stopped && sent < maxRequests; i++) {
+      sent++;
+      const requestId = `${name}-${i}`;
+      const result: LoadResult = { requestId, method: write ? "POST" : "GET" };
+      if (write) result.title = `load ${requestId}`;
+      results.push(result);
+      try {
+        const res = write
+          ? await fetch(`${url}/api/tasks`, { method: "POST", headers: headers(requestId), body: JSON.stringify({ title: result.title }) })
+          : await fetch(`${url}/api/tasks?limit=5`, { headers: headers(requestId) });
+        const body = await res.text();
+        result.status = res.status;
+        if (res.status === 201) result.taskId = (JSON.parse(body) as { id: string }).id;
+      } catch (error) {
+        result.error = (error as { code?: string }).code ?? String(error);
+        await Bun.sleep(10);
+      }
+    }
+  };
+  const loops = [
+    ...Array.from({ length: writers }, (_, i) => loop(`w${i}`, true)),
+    ...Array.from({ length: readers }, (_, i) => loop(`r${i}`, false)),
+  ];
+  return {
+    results,
+    acknowledged: () => results.filter((r) => r.status === 201),
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+      return results;
+    },
+  };
+}
