@@ -108,6 +108,9 @@ describe(`crash and shutdown (${driver})`, () => {
     const logged = service.lines().map((line) => JSON.parse(line) as Record<string, unknown>);
     // The last thing it says is after database.close().
     expect(logged.at(-1)?.msg).toBe("stopped");
+    // Hundreds of requests with a bearer token and bodies: none of it in the logs, nor the secret.
+    const output = service.output();
+    for (const secret of [token, token.split(".")[2]!, TEST_SECRET, "load w0-1"]) expect(output).not.toContain(secret);
     const handled = new Map(logged.filter((e) => e.msg === "request").map((e) => [e.request_id, e.status]));
 
     for (const r of results) {
