@@ -19,16 +19,24 @@ function start(env: Record<string, string>) {
   });
 }
 
-/** Reads the "listening" log line to learn the port the process was given. */
-async function listeningUrl(proc: ReturnType<typeof start>): Promise<string> {
-  const decoder = new TextDecoder();
-  let seen = "";
-  for await (const chunk of proc.stdout) {
-    seen += decoder.decode(chunk);
-    const line = seen.split("\n").find((l) => l.includes('"msg":"listening"'));
-    if (line) return JSON.parse(line).url.replace("0.0.0.0", "127.0.0.1");
-  }
-  throw new Error(`process exited before listening: ${seen}`);
+/**
+ * Reads the "listening" log line to learn the port the process was given. stdout is read to its
+ * end even after that: leaving the loop would close the pipe, and the process would die of EPIPE
+ * at its next line (the development curl line, a request log line).
+ */
+function listeningUrl(proc: ReturnType<typeof start>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    void (async () => {
+      const decoder = new TextDecoder();
+      let seen = "";
+      for await (const chunk of proc.stdout) {
+        seen += decoder.decode(chunk);
+        const line = seen.split("\n").find((l) => l.includes('"msg":"listening"'));
+        if (line) resolve(JSON.parse(line).url.replace("0.0.0.0", "127.0.0.1"));
+      }
+      reject(new Error(`process exited before listening: ${seen}`));
+    })();
+  });
 }
 
 async function stop(proc: ReturnType<typeof start>) {
