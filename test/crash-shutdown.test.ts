@@ -15,8 +15,17 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-/** Environment for a service on a database of its own; the same database across restarts. */
-async function databaseEnv(): Promise<{ env: Record<string, string>; url?: string }> {
+let shared: Promise<{ env: Record<string, string>; url?: string }> | undefined;
+/**
+ * Environment for a service on this file's own database, the same across restarts and tests
+ * (each test has its own user): a new PGlite data dir costs an initdb.
+ */
+function databaseEnv() {
+  shared ??= createDatabase();
+  return shared;
+}
+
+async function createDatabase(): Promise<{ env: Record<string, string>; url?: string }> {
   if (driver === "postgres") {
     // Only its URL is used here (its own pool never connects); close() drops it at the end.
     const database = await freshDatabase();

@@ -10,6 +10,7 @@ import { openPostgres, type DatabaseHandle } from "../src/db/client.ts";
 import { isDatabaseUnavailable } from "../src/db/outage.ts";
 import { users } from "../src/db/schema.ts";
 import { createLogger } from "../src/http/log.ts";
+import { testBinary } from "./binary.ts";
 import { startCluster, hasPostgresBinaries, tcpProxy, type Cluster, type Proxy, type ProxyMode } from "./faults.ts";
 import { driver, freshDatabase, request, TEST_SECRET, tokenFor } from "./helpers.ts";
 
@@ -18,8 +19,9 @@ const UNAVAILABLE_WITHIN_MS = 5000;
 const RECOVERED_WITHIN_MS = 20_000;
 
 // Outages are a PostgreSQL matter: embedded PGlite runs inside the process and cannot become
-// unreachable. The cluster is the test's own, so the PGlite pass would only repeat this file.
-const outages = driver === "postgres" && hasPostgresBinaries;
+// unreachable. The cluster is the test's own and the app runs in-process, so the PGlite pass and
+// the binary pass would only repeat this file.
+const outages = driver === "postgres" && hasPostgresBinaries && !testBinary;
 
 let cluster: Cluster;
 let proxy: Proxy;

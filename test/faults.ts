@@ -3,8 +3,9 @@
 // The shared server on 5432 is never stopped, paused or proxied for an outage.
 import { chownSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Socket, Subprocess } from "bun";
+import { testBinary } from "./binary.ts";
 
 /** A free TCP port on loopback, as the kernel hands it out. */
 export function freePort(): number {
@@ -187,7 +188,10 @@ export function tcpProxy(target: { hostname: string; port: number }): Proxy {
   };
 }
 
-/** `bun src/index.ts` with its stdout captured line by line. */
+/**
+ * `bun src/index.ts`, or the compiled binary in the suite's binary mode (TEST_BINARY), with its
+ * output captured.
+ */
 export interface ServiceProcess {
   proc: Subprocess<"ignore", "pipe", "pipe">;
   url: string;
@@ -199,8 +203,8 @@ export interface ServiceProcess {
 }
 
 export async function startService(env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
-  const proc = Bun.spawn(["bun", "src/index.ts"], {
-    cwd: join(import.meta.dir, ".."),
+  const proc = Bun.spawn(testBinary ? [testBinary] : ["bun", "src/index.ts"], {
+    cwd: testBinary ? dirname(testBinary) : join(import.meta.dir, ".."),
     env: { PATH: process.env.PATH, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", NODE_ENV: "test", ...env },
     stdin: "ignore",
     stdout: "pipe",

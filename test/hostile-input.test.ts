@@ -128,7 +128,8 @@ const body: fc.Arbitrary<string | Uint8Array | undefined> = fc.oneof(
   anyText,
   fc.uint8Array({ maxLength: 64 }).map((bytes) => new Uint8Array([0x7b, 0x22, 0x74, 0x22, 0x3a, 0x22, ...bytes, 0xff, 0xfe, 0x22, 0x7d])),
   fc.integer({ min: 1, max: 30_000 }).map(nested),
-  fc.integer({ min: 1, max: 10_000 }).map((depth) => `${'{"title":'.repeat(depth)}"x"${"}".repeat(depth)}`),
+  // At most 64 KiB: a larger body never reaches the app over the wire (test/http-limits.test.ts).
+  fc.integer({ min: 1, max: 6500 }).map((depth) => `${'{"title":'.repeat(depth)}"x"${"}".repeat(depth)}`),
 );
 const contentType = fc.option(
   fc.oneof(
@@ -161,7 +162,8 @@ const extraHeaders = fc.dictionary(
   printable,
   { maxKeys: 3 },
 );
-const method = fc.constantFrom("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE", "PROPFIND");
+// Not TRACE: Bun's fetch() drops the body of its answer, so the binary pass could not check it.
+const method = fc.constantFrom("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "PROPFIND", "PURGE");
 
 const hostileRequest = fc.record({ method, path, query, body, contentType, authorization, extraHeaders });
 type HostileRequest = typeof hostileRequest extends fc.Arbitrary<infer T> ? T : never;
@@ -183,7 +185,8 @@ async function send(r: HostileRequest) {
   if (r.contentType !== undefined) headers["content-type"] = r.contentType;
   if (r.authorization !== undefined) headers.authorization = r.authorization;
   const init: RequestInit = { method: r.method, headers };
-  if (r.body !== undefined && r.method !== "GET" && r.method !== "HEAD") init.body = r.body;
+  // fetch() cannot send a body with these (the binary pass sends every request with it).
+  if (r.body !== undefined && !["GET", "HEAD", "TRACE"].includes(r.method)) init.body = r.body;
   tried++;
   return ctx.app.handle(new Request(`http://localhost${r.path}${r.query}`, init));
 }

@@ -1,6 +1,7 @@
 // What the real listener (`bun src/index.ts`, Bun.serve underneath) does with uploads that are too
 // big, headers that are too big and clients that stall: things app.handle() never sees.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { testBinary } from "./binary.ts";
 import { rawHttp, startService, type RawExchange, type ServiceProcess } from "./faults.ts";
 import { driver, TEST_SECRET, tokenFor } from "./helpers.ts";
 
@@ -12,16 +13,16 @@ let port: number;
 let token: string;
 let stalled: Promise<RawExchange>;
 
-// These are properties of the HTTP listener, the same whatever the database; in-memory PGlite
-// keeps the process cheap, and the PostgreSQL pass would only repeat them.
-describe.skipIf(driver !== "pglite")("HTTP listener limits", () => {
+// These are properties of the HTTP listener, the same whatever the database: checked once for the
+// source (the PGlite pass) and once for the compiled binary, each on in-memory PGlite.
+describe.skipIf(driver !== "pglite" && !testBinary)("HTTP listener limits", () => {
   beforeAll(async () => {
     service = await startService({ DATABASE_URL: "memory://", BETTER_AUTH_SECRET: TEST_SECRET });
     port = Number(new URL(service.url).port);
     token = await tokenFor("uploader");
     // A client that sends half a request line's headers and then nothing: it must not hold the
     // connection forever. Started first, checked last, so the other tests run meanwhile.
-    stalled = rawHttp(port, (write) => write("GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: "), 30_000);
+    stalled = rawHttp(port, (write) => write("GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: "), 30_000);
   }, 60_000);
 
   afterAll(async () => {
@@ -34,7 +35,7 @@ describe.skipIf(driver !== "pglite")("HTTP listener limits", () => {
     const exchange = await rawHttp(
       port,
       (write) => {
-        write(`POST /api/tasks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${10 * MiB}\r\n\r\n`);
+        write(`POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${10 * MiB}\r\n\r\n`);
         write(new Uint8Array(LIMIT).fill(0x20));
       },
       10_000,
@@ -47,7 +48,7 @@ describe.skipIf(driver !== "pglite")("HTTP listener limits", () => {
     const exchange = await rawHttp(
       port,
       (write) => {
-        write(`POST /api/tasks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
+        write(`POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
         const chunk = new Uint8Array(16 * 1024).fill(0x20);
         for (let i = 0; i < 6; i++) {
           write(`${chunk.byteLength.toString(16)}\r\n`);
@@ -72,7 +73,7 @@ describe.skipIf(driver !== "pglite")("HTTP listener limits", () => {
   });
 
   test("a 64 KiB header gets 431 and the service keeps serving", async () => {
-    const exchange = await rawHttp(port, (write) => write(`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(LIMIT)}\r\n\r\n`), 10_000);
+    const exchange = await rawHttp(port, (write) => write(`GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: ${"a".repeat(LIMIT)}\r\n\r\n`), 10_000);
     expect(exchange.received).toStartWith("HTTP/1.1 431 ");
     const res = await fetch(`${service.url}/health`);
     expect(res.status).toBe(200);

@@ -1,6 +1,7 @@
 // One JSON line per request, the request id on every response, and nothing secret in the logs.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createLogger } from "../src/http/log.ts";
+import { testBinary } from "./binary.ts";
 import { driver, request, TEST_SECRET, testApp, tokenFor } from "./helpers.ts";
 
 const lines: string[] = [];
@@ -75,14 +76,12 @@ describe(`request log (${driver})`, () => {
       { method: "GET", path: "/api/tasks?limit=0", options: { token }, status: 400, route: "/api/tasks" },
       { method: "GET", path: `/api/tasks/${crypto.randomUUID()}`, options: { token }, status: 404, route: "/api/tasks/:id" },
       { method: "GET", path: "/api/someone-else/tasks", options: { token }, status: 403, route: "/api/:user_id/tasks" },
-      {
-        method: "POST",
-        path: "/api/tasks",
-        options: { token, body: "x", headers: { "content-length": String(10 * 1024 * 1024) } },
-        status: 413,
-        route: null,
-      },
     ];
+    // A Content-Length that lies only reaches app.handle(); over the wire (the binary pass) Bun's
+    // listener answers it itself, before the app and its log (test/http-limits.test.ts).
+    if (!testBinary) {
+      cases.push({ method: "POST", path: "/api/tasks", options: { token, body: "x", headers: { "content-length": String(10 * 1024 * 1024) } }, status: 413, route: null });
+    }
     for (const c of cases) {
       const { res, requestLines } = await logged(c.method, c.path, c.options);
       expect({ case: `${c.method} ${c.path}`, status: res.status }).toEqual({ case: `${c.method} ${c.path}`, status: c.status });
