@@ -45,7 +45,7 @@ export const tasks = pgTable(
     // status=all could not use an index led by (user_id, completed). The trailing completed and
     // priority let the status/priority filters, and the page's count(*), be answered inside the
     // index. The sorts' other directions for nullable keys (due_date desc, priority asc, both
-    // nulls last) fall back to sorting the user's rows. Measured in the tasks issue's notes.
+    // nulls last) fall back to sorting the user's rows. test/tasks-explain.test.ts holds the plans.
     index("tasks_user_created_idx").on(t.userId, t.createdAt, t.id, t.completed, t.priority),
     index("tasks_user_updated_idx").on(t.userId, t.updatedAt, t.createdAt, t.id, t.completed, t.priority),
     index("tasks_user_title_idx").on(t.userId, sql`lower(${t.title})`, t.createdAt, t.id, t.completed, t.priority),
