@@ -45,7 +45,6 @@ async function serve(config: Config, log: Logger) {
   // instead of silently taking half of the connections.
   app.listen({ port: config.port, hostname: config.host, maxRequestBodySize: MAX_BODY_BYTES, reusePort: cluster.isWorker });
   const server = app.server!;
-  log.info("listening", { url: server.url.href, database: database.kind });
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -63,6 +62,9 @@ async function serve(config: Config, log: Logger) {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+  // Only now: whoever waits for this line may signal at once, and Bun takes ~a tick to arm a
+  // handler; logged before them, a SIGTERM right after it killed the process (exit 143).
+  log.info("listening", { url: server.url.href, database: database.kind });
 
   const tryIt = await developmentCurl(config.auth, server.url);
   if (tryIt) {
