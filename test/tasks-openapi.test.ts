@@ -53,7 +53,8 @@ describe(`OpenAPI document (${driver})`, () => {
     const operation = doc.paths[path]![method]!;
     expect(operation.summary).toBeString();
     const statuses = Object.keys(operation.responses).sort();
-    const errors = ["401", "403", "404", "503", ...(method === "get" && path.endsWith("}") ? [] : method === "delete" ? [] : ["400"])];
+    const takesBody = ["post", "put", "patch"].includes(method);
+    const errors = ["401", "403", "404", "503", ...(takesBody ? ["400", "413"] : method === "get" && !path.endsWith("}") ? ["400"] : [])];
     expect(statuses).toEqual([String(success), ...errors].sort());
     for (const status of errors) expect(operation.responses[status]!.content!["application/json"]!.schema).toMatchObject({ type: "object" });
   });

@@ -44,6 +44,7 @@ const errors = {
   404: ErrorBody,
   503: ErrorBody,
 };
+const bodyErrors = { 400: ValidationErrorBody, 413: ErrorBody, ...errors };
 
 function taskRoutes(auth: Authentication, db: Database) {
   return (
@@ -75,7 +76,7 @@ function taskRoutes(auth: Authentication, db: Database) {
         {
           body: TaskCreate,
           parse: jsonBody,
-          response: { 201: Task, 400: ValidationErrorBody, ...errors },
+          response: { 201: Task, ...bodyErrors },
           detail: { summary: "Create a task", description: "201 with the task and `Location: /api/tasks/{id}`." },
         },
       )
@@ -88,14 +89,14 @@ function taskRoutes(auth: Authentication, db: Database) {
         params: t.Object({ id: TaskId }),
         body: TaskUpdate,
         parse: jsonBody,
-        response: { 200: Task, 400: ValidationErrorBody, ...errors },
+        response: { 200: Task, ...bodyErrors },
         detail: { summary: "Update a task", description: "Same as PATCH: any subset of the writable fields; only those given are written." },
       })
       .patch("/:id", ({ user, params, body }) => updateTask(db, user.id, params.id, body), {
         params: t.Object({ id: TaskId }),
         body: TaskUpdate,
         parse: jsonBody,
-        response: { 200: Task, 400: ValidationErrorBody, ...errors },
+        response: { 200: Task, ...bodyErrors },
         detail: { summary: "Update some fields of a task", description: "Only the fields given are written; `null` clears an optional field." },
       })
       .delete(
@@ -114,7 +115,7 @@ function taskRoutes(auth: Authentication, db: Database) {
         params: t.Object({ id: TaskId }),
         body: TaskCompletion,
         parse: jsonBody,
-        response: { 200: Task, 400: ValidationErrorBody, ...errors },
+        response: { 200: Task, ...bodyErrors },
         detail: {
           summary: "Toggle or set completion",
           description: "Without a body `completed` flips atomically; with `{\"completed\": true|false}` it is set.",
