@@ -54,7 +54,6 @@ export async function startCluster(): Promise<Cluster> {
     port,
     url: `postgres://postgres@127.0.0.1:${port}/todo`,
     start: async () => {
-      // fsync stays on: the crash tests rely on what PostgreSQL promises after a commit.
       const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c max_connections=50`;
       run(as([`${bin}/pg_ctl`, "-D", data, "-l", join(dir, "log"), "-w", "-o", options, "start"]));
     },
