@@ -50,8 +50,9 @@ if (options.help) {
   [--connections 64] [--threads 2] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
   [--profile DIR]
 --workers and --log-level take lists: the service (and binary) run once per combination.
---profile writes a CPU profile of the service from source (bun --cpu-prof, .cpuprofile and .md)
-  into DIR; run one scenario to see that scenario's hot path.`);
+--profile writes CPU profiles of the baseline and the service from source (bun --cpu-prof,
+  .cpuprofile and .md) into DIR; run one scenario to see that scenario's hot path, then
+  bun bench/profile.ts DIR/<file>.cpuprofile.`);
   process.exit(0);
 }
 
@@ -78,10 +79,11 @@ interface Target {
 }
 
 const binary = join(ROOT, "dist", "todo-api");
+const profileArgs = options.profile ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${resolve(options.profile)}`] : [];
 const targets: Target[] = [];
 for (const server of list(options.servers)) {
   if (server === "baseline") {
-    targets.push({ label: "baseline", cmd: [process.execPath, join(ROOT, "bench", "baseline.ts")], env: {} });
+    targets.push({ label: "baseline", cmd: [process.execPath, ...profileArgs, join(ROOT, "bench", "baseline.ts")], env: {} });
     continue;
   }
   if (server !== "service" && server !== "binary") fail(`unknown server "${server}"; known: baseline, service, binary`);
@@ -94,10 +96,7 @@ for (const server of list(options.servers)) {
       const variant = [workers !== "1" && `workers=${workers}`, logLevel !== "info" && `log=${logLevel}`].filter(Boolean).join(" ");
       targets.push({
         label: variant ? `${server} ${variant}` : server,
-        cmd:
-          server === "binary"
-            ? [binary]
-            : [process.execPath, ...(options.profile ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${resolve(options.profile)}`] : []), join(ROOT, "src", "index.ts")],
+        cmd: server === "binary" ? [binary] : [process.execPath, ...profileArgs, join(ROOT, "src", "index.ts")],
         env: { WORKERS: workers, LOG_LEVEL: logLevel, NODE_ENV: "production" },
       });
     }
