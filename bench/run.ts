@@ -271,45 +271,58 @@ async function postgresBackends(admin: SQL, database: string): Promise<number[]>
   return rows.map((r) => r.pid);
 }
 
-async function measureTarget(target: Target, index: number, template: string, data: BenchData, dataPath: string, secret: string, reference: Map<string, string>, admin: SQL) {
-  const name = `${template}_${index}`;
-  databases.push(name);
-  const url = await copyDatabase(serverUrl, template, name);
+interface Running {
+  target: Target;
+  proc: Subprocess;
+  base: string;
+  database: string;
+  logPath: string;
+  results: Map<Scenario, Measurement>;
+}
+
+/** A server on its own copy of the data, started and smoke-tested, ready to be loaded. */
+async function startTarget(target: Target, index: number, template: string, data: BenchData, secret: string, reference: Map<string, string>): Promise<Running> {
+  const database = `${template}_${index}`;
+  databases.push(database);
+  const url = await copyDatabase(serverUrl, template, database);
   const logPath = join(work, `${index}.log`);
   const { proc, base } = await startServer(target, url, secret, logPath);
-  const results = new Map<Scenario, Measurement>();
   try {
-    await smokeTest(base, data, reference).catch((error) => {
-      throw new Error(`${error instanceof Error ? error.message : error}\n  server log (tail):\n${readFileSync(logPath, "utf8").slice(-1500)}`);
-    });
-    for (const scenario of scenarios) {
-      const tree = processTree(proc.pid);
-      resetPeakRss(tree);
-      await runWrk(base, scenario, warmup, dataPath);
-      const backends = await postgresBackends(admin, name);
-      const serverCpu0 = cpuSeconds(processTree(proc.pid));
-      const postgresCpu0 = cpuSeconds(backends);
-      const { result, cpu } = await runWrk(base, scenario, duration, dataPath);
-      const seconds = result.duration_us / 1e6;
-      results.set(scenario, {
-        rps: result.requests / seconds,
-        p50: result.p50_us / 1000,
-        p99: result.p99_us / 1000,
-        errors: result.status + result.connect + result.read + result.write + result.timeout,
-        rssMb: peakRssMb(processTree(proc.pid)),
-        serverCpu: (cpuSeconds(processTree(proc.pid)) - serverCpu0) / seconds,
-        cpuPerRequestUs: ((cpuSeconds(processTree(proc.pid)) - serverCpu0) * 1e6) / Math.max(1, result.requests),
-        postgresCpu: (cpuSeconds(backends) - postgresCpu0) / seconds,
-        wrkCpu: cpu / seconds,
-      });
-      console.log(`  ${target.label.padEnd(24)} ${scenario.padEnd(7)} ${Math.round(result.requests / seconds)} req/s`);
-    }
-  } finally {
+    await smokeTest(base, data, reference);
+  } catch (error) {
     await stopServer(proc);
-    await dropDatabases(serverUrl, [name]);
+    throw new Error(`${error instanceof Error ? error.message : error}\n  server log (tail):\n${readFileSync(logPath, "utf8").slice(-1500)}`);
   }
-  const logLines = readFileSync(logPath, "utf8").split("\n").length - 1;
-  return { results, logLines };
+  return { target, proc, base, database, logPath, results: new Map() };
+}
+
+async function measure({ proc, base, database }: Running, scenario: Scenario, dataPath: string, admin: SQL): Promise<Measurement> {
+  resetPeakRss(processTree(proc.pid));
+  await runWrk(base, scenario, warmup, dataPath);
+  const backends = await postgresBackends(admin, database);
+  const serverCpu0 = cpuSeconds(processTree(proc.pid));
+  const postgresCpu0 = cpuSeconds(backends);
+  const { result, cpu } = await runWrk(base, scenario, duration, dataPath);
+  const seconds = result.duration_us / 1e6;
+  const serverCpu = cpuSeconds(processTree(proc.pid)) - serverCpu0;
+  return {
+    rps: result.requests / seconds,
+    p50: result.p50_us / 1000,
+    p99: result.p99_us / 1000,
+    errors: result.status + result.connect + result.read + result.write + result.timeout,
+    rssMb: peakRssMb(processTree(proc.pid)),
+    serverCpu: serverCpu / seconds,
+    cpuPerRequestUs: (serverCpu * 1e6) / Math.max(1, result.requests),
+    postgresCpu: (cpuSeconds(backends) - postgresCpu0) / seconds,
+    wrkCpu: cpu / seconds,
+  };
+}
+
+/** Stops the server, drops its database; the number of log lines it wrote. */
+async function stopTarget({ proc, database, logPath }: Running): Promise<number> {
+  await stopServer(proc);
+  await dropDatabases(serverUrl, [database]);
+  return readFileSync(logPath, "utf8").split("\n").length - 1;
 }
 
 function verdict(scenario: Scenario, m: Measurement, baseline: Measurement | undefined): string {
@@ -381,17 +394,31 @@ const exitCode = await (async () => {
   writeFileSync(dataPath, luaData(data));
   console.log(`bench: seeded ${data.users.length} users × ${data.users[0]!.taskIds.length} tasks + 1 user × 10,000 in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
 
-  const all: { target: Target; results: Map<Scenario, Measurement>; logLines: number }[] = [];
+  // Every server is started first, then each scenario runs on all of them one after the other,
+  // so the numbers compared on a line are taken within a minute of each other: load from other
+  // work on the machine drifts over a run, and would otherwise favour whichever server ran first.
   const reference = new Map<string, string>();
+  const running: Running[] = [];
   let failed = false;
   for (const [index, target] of targets.entries()) {
-    console.log(`bench: ${target.label}`);
     try {
-      all.push({ target, ...(await measureTarget(target, index, template, data, dataPath, secret, reference, admin)) });
+      running.push(await startTarget(target, index, template, data, secret, reference));
     } catch (error) {
       failed = true;
       console.error(`bench: ${target.label} failed: ${error instanceof Error ? error.message : error}`);
     }
+  }
+  const all: { target: Target; results: Map<Scenario, Measurement>; logLines: number }[] = [];
+  try {
+    for (const scenario of scenarios) {
+      for (const server of running) {
+        const m = await measure(server, scenario, dataPath, admin);
+        server.results.set(scenario, m);
+        console.log(`  ${scenario.padEnd(7)} ${server.target.label.padEnd(24)} ${Math.round(m.rps)} req/s`);
+      }
+    }
+  } finally {
+    for (const server of running) all.push({ target: server.target, results: server.results, logLines: await stopTarget(server) });
   }
   await admin.close();
   printTable(all);
