@@ -8,6 +8,7 @@ import { createUserRegistry } from "./auth/users.ts";
 import type { TokenVerifier } from "./auth/verify.ts";
 import type { Config } from "./config.ts";
 import type { DatabaseHandle } from "./db/client.ts";
+import { jsonBodies } from "./http/body.ts";
 import { errorHandler } from "./http/errors.ts";
 import "./http/formats.ts";
 import type { Logger } from "./http/log.ts";
@@ -29,6 +30,7 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
   const app = new Elysia()
     .use(requestLog(log))
     .use(errorHandler(log, () => routes, authenticateUnder("/api", verifyToken, registerUser)))
+    .use(jsonBodies)
     .use(
       cors({
         origin: config.corsOrigins.includes("*") ? true : config.corsOrigins,

@@ -7,11 +7,13 @@ import { createTokenVerifier } from "./auth/verify.ts";
 import { parseArgs, usage } from "./cli.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { openDatabase, type DatabaseHandle } from "./db/client.ts";
-import { MAX_BODY_BYTES } from "./http/errors.ts";
 import { createLogger, type Logger } from "./http/log.ts";
 import { notReadyReason, readyUrl } from "./healthcheck.ts";
 
 const SHUTDOWN_GRACE_MS = 10_000;
+// Bodies past 64 KiB get the app's JSON 413 (src/http/body.ts) without being read; Bun's own limit
+// (an empty 413) is only a backstop for lengths no client of this API sends.
+const LISTENER_BODY_LIMIT = 1024 * 1024 * 1024;
 
 function configOrExit(): Config {
   try {
@@ -43,7 +45,7 @@ async function serve(config: Config, log: Logger) {
   const app = createApp({ config, database, verifyToken: createTokenVerifier(config.auth), log });
   // Only workers share the port: a second service started by mistake on a taken port fails
   // instead of silently taking half of the connections.
-  app.listen({ port: config.port, hostname: config.host, maxRequestBodySize: MAX_BODY_BYTES, reusePort: cluster.isWorker });
+  app.listen({ port: config.port, hostname: config.host, maxRequestBodySize: LISTENER_BODY_LIMIT, reusePort: cluster.isWorker });
   const server = app.server!;
 
   let stopping = false;

@@ -41,6 +41,7 @@ describe.skipIf(driver !== "pglite" && !testBinary)("HTTP listener limits", () =
       10_000,
     );
     expect(exchange.received).toStartWith("HTTP/1.1 413 ");
+    expect(exchange.received).toEndWith('\r\n\r\n{"detail":"Request body is larger than 64 KiB"}');
     expect(exchange.closed).toBe(true);
   });
 
@@ -59,6 +60,8 @@ describe.skipIf(driver !== "pglite" && !testBinary)("HTTP listener limits", () =
       10_000,
     );
     expect(exchange.received).toStartWith("HTTP/1.1 413 ");
+    expect(exchange.received).toEndWith('\r\n\r\n{"detail":"Request body is larger than 64 KiB"}');
+    expect(exchange.closed).toBe(true);
   });
 
   test("a body of exactly 64 KiB is read and judged; one byte more is 413", async () => {
@@ -70,6 +73,7 @@ describe.skipIf(driver !== "pglite" && !testBinary)("HTTP listener limits", () =
     expect(((await atLimit.json()) as { errors: { field: string }[] }).errors[0]!.field).toBe("title");
     const over = await fetch(`${service.url}/api/tasks`, { method: "POST", headers, body: body(LIMIT + 1) });
     expect(over.status).toBe(413);
+    expect(await over.json()).toEqual({ detail: "Request body is larger than 64 KiB" });
   });
 
   test("a 64 KiB header gets 431 and the service keeps serving", async () => {

@@ -33,8 +33,6 @@ export class DatabaseUnavailableError extends HttpError {
   }
 }
 
-export const MAX_BODY_BYTES = 64 * 1024;
-
 const validationDetail: Record<string, string> = {
   body: "Invalid request body",
   query: "Invalid query parameter",
@@ -55,15 +53,7 @@ export function errorHandler(
   routes: () => readonly { method: string; path: string }[],
   authenticateFirst?: (request: Request, path: string) => Promise<void>,
 ) {
-  return new Elysia({ name: "error-handler" })
-    .onRequest(({ request }) => {
-      // Refuse large bodies before reading them; Bun.serve's maxRequestBodySize backs this up
-      // for chunked uploads that announce no length.
-      const length = Number(request.headers.get("content-length") ?? 0);
-      // Thrown, not returned: an early return skips onError and onAfterResponse, so the request log.
-      if (length > MAX_BODY_BYTES) throw new HttpError(413, "Request body is larger than 64 KiB");
-    })
-    .onError({ as: "global" }, async ({ code, error, request, path, set }) => {
+  return new Elysia({ name: "error-handler" }).onError({ as: "global" }, async ({ code, error, request, path, set }) => {
       // set.status is what the request log reports; Elysia leaves it at 200 for NOT_FOUND, 422 for VALIDATION.
       const answer = (status: number, body: ErrorBody, headers?: Record<string, string>) => {
         set.status = status;

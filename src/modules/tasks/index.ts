@@ -18,26 +18,6 @@ class ForeignUserError extends HttpError {
 const TaskId = t.String({ description: "The task's id (a UUID; anything else is a 404)", examples: ["6e38eb30-9039-4a7c-b64e-bca990ef7571"] });
 const UserId = t.String({ description: "Must be the token's `sub`", examples: ["PRFtYahHnGm9bx6StXSFrO1NfZEEy1Xj"] });
 
-// JSON is UTF-8 (RFC 8259 §8.1): bytes that are not are refused, where request.text() would store
-// U+FFFD in their place.
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/**
- * Bodies are JSON objects whatever their Content-Type says (`curl -d` sends form encoding). One that
- * does not parse is a 400 even where the body is optional (Elysia's own parser ignores the failure
- * there), and so is an array or a scalar (Elysia's normalizer would turn it into `{}`).
- * An empty body falls through to Elysia's JSON parser, which is what the OpenAPI document reads the
- * body's media type from: required bodies then fail to parse, an optional one is absent.
- */
-async function parseJsonObject({ request }: { request: Request }): Promise<unknown> {
-  const text = utf8.decode(await request.arrayBuffer());
-  if (text === "") return undefined;
-  const body: unknown = JSON.parse(text);
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "Request body must be a JSON object");
-  return body;
-}
-const jsonBody = [parseJsonObject, "json" as const];
-
 const errors = {
   401: ErrorBody,
   403: ErrorBody,
@@ -75,7 +55,8 @@ function taskRoutes(auth: Authentication, db: Database) {
         },
         {
           body: TaskCreate,
-          parse: jsonBody,
+          // Bodies are read by src/http/body.ts; "json" names the media type for OpenAPI.
+          parse: "json",
           response: { 201: Task, ...bodyErrors },
           detail: { summary: "Create a task", description: "201 with the task and `Location: /api/tasks/{id}`." },
         },
@@ -88,14 +69,14 @@ function taskRoutes(auth: Authentication, db: Database) {
       .put("/:id", ({ user, params, body }) => updateTask(db, user.id, params.id, body), {
         params: t.Object({ id: TaskId }),
         body: TaskUpdate,
-        parse: jsonBody,
+        parse: "json",
         response: { 200: Task, ...bodyErrors },
         detail: { summary: "Update a task", description: "Same as PATCH: any subset of the writable fields; only those given are written." },
       })
       .patch("/:id", ({ user, params, body }) => updateTask(db, user.id, params.id, body), {
         params: t.Object({ id: TaskId }),
         body: TaskUpdate,
-        parse: jsonBody,
+        parse: "json",
         response: { 200: Task, ...bodyErrors },
         detail: { summary: "Update some fields of a task", description: "Only the fields given are written; `null` clears an optional field." },
       })
@@ -114,7 +95,7 @@ function taskRoutes(auth: Authentication, db: Database) {
       .patch("/:id/complete", ({ user, params, body }) => completeTask(db, user.id, params.id, body?.completed), {
         params: t.Object({ id: TaskId }),
         body: TaskCompletion,
-        parse: jsonBody,
+        parse: "json",
         response: { 200: Task, ...bodyErrors },
         detail: {
           summary: "Toggle or set completion",
