@@ -9,7 +9,7 @@ let database: TestDatabase;
 beforeAll(async () => {
   database = await freshDatabase();
   await database.db.insert(users).values({ id: "u1" });
-});
+}, 60_000);
 afterAll(() => database.close());
 
 describe(`database (${driver})`, () => {

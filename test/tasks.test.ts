@@ -147,7 +147,7 @@ describe(`isolation between users (${driver})`, () => {
   let aliceTask: Task;
   beforeAll(async () => {
     aliceTask = await createTask(ctx.app, alice, { title: "alice's secret", description: "private" });
-  });
+  }, 60_000);
 
   test.each([
     ["/api/tasks", "/api/tasks"],
