@@ -34,6 +34,7 @@ const { values: options } = parseArgs({
     scenarios: { type: "string", default: SCENARIOS.join(",") },
     workers: { type: "string", default: "1" },
     "log-level": { type: "string", default: "info" },
+    env: { type: "string", multiple: true, default: [] },
     duration: { type: "string", default: "10" },
     warmup: { type: "string", default: "2" },
     connections: { type: "string", default: "64" },
@@ -48,8 +49,9 @@ if (options.help) {
   console.log(`bun run bench [--servers baseline,service,binary] [--scenarios ${SCENARIOS.join(",")}]
   [--workers 1[,2,auto]] [--log-level info[,silent]] [--duration 10] [--warmup 2]
   [--connections 64] [--threads 2] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
-  [--profile DIR]
+  [--profile DIR] [--env NAME=VALUE ...]
 --workers and --log-level take lists: the service (and binary) run once per combination.
+--env sets a variable for the service and binary (e.g. --env DB_POOL_MAX=20), and names it in the label.
 --profile writes CPU profiles of the baseline and the service from source (bun --cpu-prof,
   .cpuprofile and .md) into DIR; run one scenario to see that scenario's hot path, then
   bun bench/profile.ts DIR/<file>.cpuprofile.`);
@@ -79,6 +81,12 @@ interface Target {
 }
 
 const binary = join(ROOT, "dist", "todo-api");
+const extraEnv: Record<string, string> = {};
+for (const pair of options.env) {
+  const at = pair.indexOf("=");
+  if (at < 1) fail(`--env ${pair}: expected NAME=VALUE`);
+  extraEnv[pair.slice(0, at)] = pair.slice(at + 1);
+}
 const profileArgs = options.profile ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${resolve(options.profile)}`] : [];
 const targets: Target[] = [];
 for (const server of list(options.servers)) {
@@ -93,11 +101,11 @@ for (const server of list(options.servers)) {
   }
   for (const workers of list(options.workers)) {
     for (const logLevel of list(options["log-level"])) {
-      const variant = [workers !== "1" && `workers=${workers}`, logLevel !== "info" && `log=${logLevel}`].filter(Boolean).join(" ");
+      const variant = [workers !== "1" && `workers=${workers}`, logLevel !== "info" && `log=${logLevel}`, ...options.env].filter(Boolean).join(" ");
       targets.push({
         label: variant ? `${server} ${variant}` : server,
         cmd: server === "binary" ? [binary] : [process.execPath, ...profileArgs, join(ROOT, "src", "index.ts")],
-        env: { WORKERS: workers, LOG_LEVEL: logLevel, NODE_ENV: "production" },
+        env: { ...extraEnv, WORKERS: workers, LOG_LEVEL: logLevel, NODE_ENV: "production" },
       });
     }
   }
