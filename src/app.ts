@@ -3,6 +3,7 @@
 import { cors } from "@elysiajs/cors";
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
+import { version } from "../package.json";
 import { authenticateUnder, authentication } from "./auth/plugin.ts";
 import { createUserRegistry } from "./auth/users.ts";
 import type { TokenVerifier } from "./auth/verify.ts";
@@ -45,7 +46,7 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
       openapi({
         path: "/docs",
         documentation: {
-          info: { title: "todo-api", version: "0.1.0", description: "Tasks of the users of a Better Auth frontend." },
+          info: { title: "todo-api", version, description: "Tasks of the users of a Better Auth frontend." },
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
           security: [{ bearer: [] }],
         },
