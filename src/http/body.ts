@@ -19,6 +19,10 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 async function readBounded(request: Request): Promise<string> {
   if (!request.body) return "";
+  // A body with a Content-Length is that many bytes, and onRequest refused more than the limit
+  // (Bun refuses a request with both Content-Length and Transfer-Encoding), so it is read whole:
+  // reading it as a stream cost a fifth of an update's CPU. Only chunked uploads are streamed.
+  if (request.headers.has("content-length")) return utf8.decode(await request.arrayBuffer());
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of request.body) {
