@@ -37,6 +37,7 @@ const { values: options } = parseArgs({
     env: { type: "string", multiple: true, default: [] },
     duration: { type: "string", default: "10" },
     warmup: { type: "string", default: "2" },
+    slices: { type: "string", default: "5" },
     connections: { type: "string", default: "64" },
     threads: { type: "string", default: "2" },
     profile: { type: "string" },
@@ -47,7 +48,7 @@ const { values: options } = parseArgs({
 
 if (options.help) {
   console.log(`bun run bench [--servers baseline,service,binary] [--scenarios ${SCENARIOS.join(",")}]
-  [--workers 1[,2,auto]] [--log-level info[,silent]] [--duration 10] [--warmup 2]
+  [--workers 1[,2,auto]] [--log-level info[,silent]] [--duration 10] [--warmup 2] [--slices 5]
   [--connections 64] [--threads 2] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
   [--profile DIR] [--env NAME=VALUE ...]
 --workers and --log-level take lists: the service (and binary) run once per combination.
@@ -61,6 +62,7 @@ if (options.help) {
 const list = (value: string) => value.split(",").map((v) => v.trim()).filter(Boolean);
 const duration = Number(options.duration);
 const warmup = Number(options.warmup);
+const sliceCount = Number(options.slices);
 const scenarios = list(options.scenarios) as Scenario[];
 for (const s of scenarios) if (!SCENARIOS.includes(s)) fail(`unknown scenario "${s}"; known: ${SCENARIOS.join(", ")}`);
 const serverUrl = options["database-url"];
@@ -113,7 +115,7 @@ for (const server of list(options.servers)) {
 if (targets.length === 0) fail("nothing to run");
 
 // Every phase is bounded; this catches anything that is not (a server that never stops, a hung query).
-const SECONDS_PER_TARGET = 30 + scenarios.length * (warmup + duration + 3);
+const SECONDS_PER_TARGET = 30 + scenarios.length * (warmup + duration + sliceCount + 3);
 const budgetSeconds = 60 + targets.length * SECONDS_PER_TARGET;
 const children = new Set<Subprocess>();
 const databases: string[] = [];
@@ -304,25 +306,59 @@ async function startTarget(target: Target, index: number, template: string, data
   return { target, proc, base, database, logPath, results: new Map() };
 }
 
-async function measure({ proc, base, database }: Running, scenario: Scenario, dataPath: string, admin: SQL): Promise<Measurement> {
+/** Starts a new peak-RSS window, then loads the server unmeasured so its JIT has compiled the path. */
+async function warmUp({ proc, base }: Running, scenario: Scenario, dataPath: string) {
   resetPeakRss(processTree(proc.pid));
   await runWrk(base, scenario, warmup, dataPath);
+}
+
+interface Slice {
+  requests: number;
+  seconds: number;
+  errors: number;
+  p50: number;
+  p99: number;
+  serverCpu: number;
+  postgresCpu: number;
+  wrkCpu: number;
+}
+
+async function measureSlice({ proc, base, database }: Running, scenario: Scenario, seconds: number, dataPath: string, admin: SQL): Promise<Slice> {
   const backends = await postgresBackends(admin, database);
   const serverCpu0 = cpuSeconds(processTree(proc.pid));
   const postgresCpu0 = cpuSeconds(backends);
-  const { result, cpu } = await runWrk(base, scenario, duration, dataPath);
-  const seconds = result.duration_us / 1e6;
-  const serverCpu = cpuSeconds(processTree(proc.pid)) - serverCpu0;
+  const { result, cpu } = await runWrk(base, scenario, seconds, dataPath);
   return {
-    rps: result.requests / seconds,
+    requests: result.requests,
+    seconds: result.duration_us / 1e6,
+    errors: result.status + result.connect + result.read + result.write + result.timeout,
     p50: result.p50_us / 1000,
     p99: result.p99_us / 1000,
-    errors: result.status + result.connect + result.read + result.write + result.timeout,
-    rssMb: peakRssMb(processTree(proc.pid)),
-    serverCpu: serverCpu / seconds,
-    cpuPerRequestUs: (serverCpu * 1e6) / Math.max(1, result.requests),
-    postgresCpu: (cpuSeconds(backends) - postgresCpu0) / seconds,
-    wrkCpu: cpu / seconds,
+    serverCpu: cpuSeconds(processTree(proc.pid)) - serverCpu0,
+    postgresCpu: cpuSeconds(backends) - postgresCpu0,
+    wrkCpu: cpu,
+  };
+}
+
+/**
+ * One scenario's slices as one measurement. wrk reports percentiles per run, so these two are
+ * approximations: p50 is the slices' p50 weighted by their requests, p99 the highest slice's p99
+ * (never below the true one).
+ */
+function combine(slices: Slice[], rssMb: number): Measurement {
+  const sum = (pick: (s: Slice) => number) => slices.reduce((total, slice) => total + pick(slice), 0);
+  const requests = sum((s) => s.requests);
+  const seconds = sum((s) => s.seconds);
+  return {
+    rps: requests / seconds,
+    p50: sum((s) => s.p50 * s.requests) / Math.max(1, requests),
+    p99: Math.max(...slices.map((s) => s.p99)),
+    errors: sum((s) => s.errors),
+    rssMb,
+    serverCpu: sum((s) => s.serverCpu) / seconds,
+    cpuPerRequestUs: (sum((s) => s.serverCpu) * 1e6) / Math.max(1, requests),
+    postgresCpu: sum((s) => s.postgresCpu) / seconds,
+    wrkCpu: sum((s) => s.wrkCpu) / seconds,
   };
 }
 
@@ -384,7 +420,7 @@ function printTable(all: { target: Target; results: Map<Scenario, Measurement> }
 const started = Date.now();
 const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
 console.log(`bench: ${cpus().length} cores, load average ${load()}; ${targets.map((t) => t.label).join(", ")}`);
-console.log(`bench: ${scenarios.length} scenarios × (${warmup} s warm-up + ${duration} s), ${options.connections} connections, ${options.threads} wrk threads`);
+console.log(`bench: ${scenarios.length} scenarios × (${warmup} s warm-up + ${duration} s in ${sliceCount} slices taken in turn), ${options.connections} connections, ${options.threads} wrk threads`);
 
 const exitCode = await (async () => {
   const admin = new SQL({ url: serverUrl, max: 1, connectionTimeout: 5 });
@@ -402,9 +438,10 @@ const exitCode = await (async () => {
   writeFileSync(dataPath, luaData(data));
   console.log(`bench: seeded ${data.users.length} users × ${data.users[0]!.taskIds.length} tasks + 1 user × 10,000 in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
 
-  // Every server is started first, then each scenario runs on all of them one after the other,
-  // so the numbers compared on a line are taken within a minute of each other: load from other
-  // work on the machine drifts over a run, and would otherwise favour whichever server ran first.
+  // Every server is started first. Each scenario's measured seconds are cut into slices taken in
+  // turn from each server (A B C A B C ...), so the numbers compared on a line share the same
+  // moments: load from other work on the machine drifts within seconds, and run one after the
+  // other the servers' numbers moved by ±40% between identical runs.
   const reference = new Map<string, string>();
   const running: Running[] = [];
   let failed = false;
@@ -419,8 +456,13 @@ const exitCode = await (async () => {
   const all: { target: Target; results: Map<Scenario, Measurement>; logLines: number }[] = [];
   try {
     for (const scenario of scenarios) {
+      for (const server of running) await warmUp(server, scenario, dataPath);
+      const slices = new Map(running.map((server) => [server, [] as Slice[]]));
+      for (let round = 0; round < sliceCount; round++) {
+        for (const server of running) slices.get(server)!.push(await measureSlice(server, scenario, duration / sliceCount, dataPath, admin));
+      }
       for (const server of running) {
-        const m = await measure(server, scenario, dataPath, admin);
+        const m = combine(slices.get(server)!, peakRssMb(processTree(server.proc.pid)));
         server.results.set(scenario, m);
         console.log(`  ${scenario.padEnd(7)} ${server.target.label.padEnd(24)} ${Math.round(m.rps)} req/s`);
       }
