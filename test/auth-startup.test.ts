@@ -3,22 +3,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { decodeJwt } from "jose";
 import { eq } from "drizzle-orm";
-import { ConfigError, loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/config.ts";
 import { users } from "../src/db/schema.ts";
 import { testBinary } from "./binary.ts";
-import { driver, freshDatabase, request, testApp, type TestDatabase } from "./helpers.ts";
+import { configProblems, driver, freshDatabase, request, testApp, type TestDatabase } from "./helpers.ts";
 
 const SECRET = "a-secret-that-is-exactly-32-byte";
-
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-    return [];
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-}
 
 const NOTHING_CONFIGURED =
   "no token verification configured: set BETTER_AUTH_SECRET (the secret your frontend signs HS256 tokens with) " +
@@ -50,22 +40,22 @@ describe("authentication settings", () => {
   });
 
   test.each(["production", "development"])("a secret shorter than 32 bytes is refused (%s), without printing it", (NODE_ENV) => {
-    const found = problems({ BETTER_AUTH_SECRET: "hunter2-hunter2-hunter2", NODE_ENV });
+    const found = configProblems({ BETTER_AUTH_SECRET: "hunter2-hunter2-hunter2", NODE_ENV });
     expect(found).toEqual(["BETTER_AUTH_SECRET: 23 bytes is too short, use at least 32 (openssl rand -base64 32 makes one)"]);
   });
 
   test("production with neither a secret nor a key set is refused, saying what to set", () => {
-    expect(problems({ NODE_ENV: "production" })).toEqual([NOTHING_CONFIGURED]);
+    expect(configProblems({ NODE_ENV: "production" })).toEqual([NOTHING_CONFIGURED]);
   });
 
   test("a key set without anything to check iss and aud against is refused", () => {
-    expect(problems({ AUTH_JWKS_URL: "https://keys.example.com/jwks.json", AUTH_ISSUER: "https://issuer.example.com" })).toEqual([
+    expect(configProblems({ AUTH_JWKS_URL: "https://keys.example.com/jwks.json", AUTH_ISSUER: "https://issuer.example.com" })).toEqual([
       "AUTH_JWKS_URL: key-set tokens are checked for iss and aud; set BETTER_AUTH_URL, or AUTH_ISSUER and AUTH_AUDIENCE",
     ]);
   });
 
   test("an issuer or audience with no key set would be ignored, so it is refused", () => {
-    expect(problems({ BETTER_AUTH_SECRET: SECRET, AUTH_ISSUER: "x", AUTH_AUDIENCE: "y" })).toEqual([
+    expect(configProblems({ BETTER_AUTH_SECRET: SECRET, AUTH_ISSUER: "x", AUTH_AUDIENCE: "y" })).toEqual([
       "AUTH_ISSUER: only checked on key-set tokens; set BETTER_AUTH_URL or AUTH_JWKS_URL too",
       "AUTH_AUDIENCE: only checked on key-set tokens; set BETTER_AUTH_URL or AUTH_JWKS_URL too",
     ]);

@@ -1,17 +1,8 @@
 // Configuration is parsed once at start; every bad variable is named, and the process exits 1.
 import { describe, expect, test } from "bun:test";
 import { availableParallelism } from "node:os";
-import { ConfigError, loadConfig } from "../src/config.ts";
-
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-    return [];
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-}
+import { loadConfig } from "../src/config.ts";
+import { configProblems } from "./helpers.ts";
 
 describe("config", () => {
   test("defaults need no variable at all", () => {
@@ -46,7 +37,7 @@ describe("config", () => {
     ["NODE_ENV", "prod", "NODE_ENV=prod: expected one of development, production, test"],
     ["CORS_ORIGINS", "localhost:3000", 'CORS_ORIGINS: "localhost:3000" is not an origin such as http://localhost:3000'],
   ])("%s=%s is refused with a message naming it", (name, value, message) => {
-    expect(problems({ [name]: value })).toEqual([message]);
+    expect(configProblems({ [name]: value })).toEqual([message]);
   });
 
   test("WORKERS=auto is one process per core", () => {
@@ -54,17 +45,17 @@ describe("config", () => {
   });
 
   test("several workers need PostgreSQL, a fixed port and a configured key", () => {
-    expect(problems({ WORKERS: "2", PORT: "0" })).toEqual([
+    expect(configProblems({ WORKERS: "2", PORT: "0" })).toEqual([
       "WORKERS=2: several processes need PostgreSQL (DATABASE_URL); an embedded database belongs to one process",
       "WORKERS=2: processes sharing a port need a fixed PORT, not 0",
       "WORKERS=2: every process must check tokens with the same key; set BETTER_AUTH_SECRET or BETTER_AUTH_URL",
     ]);
-    expect(problems({ WORKERS: "2", DATABASE_URL: "memory://", BETTER_AUTH_SECRET: "s".repeat(32) })).toHaveLength(1);
+    expect(configProblems({ WORKERS: "2", DATABASE_URL: "memory://", BETTER_AUTH_SECRET: "s".repeat(32) })).toHaveLength(1);
     expect(loadConfig({ WORKERS: "2", DATABASE_URL: "postgres://db/x", BETTER_AUTH_SECRET: "s".repeat(32) }).workers).toBe(2);
   });
 
   test("every bad variable is reported at once, passwords hidden", () => {
-    expect(problems({ PORT: "abc", DB_POOL_MAX: "0", DATABASE_URL: "mysql://u:hunter2@h/db" })).toEqual([
+    expect(configProblems({ PORT: "abc", DB_POOL_MAX: "0", DATABASE_URL: "mysql://u:hunter2@h/db" })).toEqual([
       "PORT=abc: expected an integer from 0 to 65535",
       "DATABASE_URL=mysql://u:***@h/db: expected a URL starting with postgres:// or postgresql:// or memory://",
       "DB_POOL_MAX=0: expected an integer from 1 to 1000",

@@ -7,7 +7,7 @@ import { SQL } from "bun";
 import { SignJWT, type JWTPayload } from "jose";
 import { createApp } from "../src/app.ts";
 import { createTokenVerifier } from "../src/auth/verify.ts";
-import type { AuthConfig } from "../src/config.ts";
+import { ConfigError, loadConfig, type AuthConfig } from "../src/config.ts";
 import { openDatabase, openPostgres, type DatabaseHandle } from "../src/db/client.ts";
 import { createLogger, type Logger } from "../src/http/log.ts";
 import { binaryTestApp, testBinary } from "./binary.ts";
@@ -103,4 +103,15 @@ export function request(
     h["content-type"] ??= "application/json";
   }
   return app.handle(new Request(`http://localhost${path}`, init));
+}
+
+/** What loadConfig() refuses in `env`, one line per bad variable; [] when it accepts it. */
+export function configProblems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
 }
