@@ -31,12 +31,8 @@ beforeAll(async () => {
   }
   if (postgresUrl) {
     // An empty database, so `migrate` has everything to do.
-    const database = await freshDatabase();
+    const database = await freshDatabase({ migrated: false });
     cleanups.push(() => database.close());
-    const admin = new SQL({ url: database.url!, max: 1 });
-    await admin`drop schema drizzle cascade`;
-    await admin`drop table tasks, users cascade`;
-    await admin.close();
     env.DATABASE_URL = database.url!;
   } else {
     env.DATA_DIR = join(dir, "data");

@@ -35,9 +35,13 @@ export interface TestDatabase extends DatabaseHandle {
   url?: string;
 }
 
-/** A fresh, migrated database of the driver under test. */
-export async function freshDatabase(): Promise<TestDatabase> {
+/**
+ * A fresh database of the driver under test, migrated unless `migrated: false` (PostgreSQL only:
+ * for tests of how processes apply migrations to an empty database).
+ */
+export async function freshDatabase({ migrated = true } = {}): Promise<TestDatabase> {
   if (!postgresUrl) {
+    if (!migrated) throw new Error("an unmigrated database is a PostgreSQL-only fixture");
     return openDatabase({ url: "memory://", dataDir: "", poolMax: 1, pgliteTemplate: await pgliteTemplate() });
   }
   const name = `todo_test_${crypto.randomUUID().replaceAll("-", "")}`;
@@ -47,7 +51,7 @@ export async function freshDatabase(): Promise<TestDatabase> {
   const url = new URL(postgresUrl);
   url.pathname = `/${name}`;
   const database = openPostgres(url.href, 10);
-  await database.migrate();
+  if (migrated) await database.migrate();
   return {
     ...database,
     url: url.href,

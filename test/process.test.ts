@@ -48,12 +48,9 @@ async function stop(proc: ReturnType<typeof start>) {
 describe(`process (${driver})`, () => {
   // PGlite is one process's database by design; concurrent start-up only means something on PostgreSQL.
   test.skipIf(driver !== "postgres")("4 processes started at once on an empty database all come up; migrations run once", async () => {
-    const database: TestDatabase = await freshDatabase();
-    // freshDatabase() migrated it; start from an empty one instead.
-    const sql = new SQL({ url: database.url!, max: 1 });
-    await sql`drop schema drizzle cascade`;
-    await sql`drop table tasks, users cascade`;
+    const database: TestDatabase = await freshDatabase({ migrated: false });
     cleanups.push(() => database.close());
+    const sql = new SQL({ url: database.url!, max: 1 });
     const procs = Array.from({ length: 4 }, () => start({ DATABASE_URL: database.url! }));
     const urls = await Promise.all(procs.map(listeningUrl));
     for (const url of urls) {

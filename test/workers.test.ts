@@ -12,12 +12,8 @@ afterAll(async () => {
 
 /** An empty database (no migrations applied) and its URL. */
 async function emptyDatabase(): Promise<string> {
-  const database = await freshDatabase();
+  const database = await freshDatabase({ migrated: false });
   cleanups.push(() => database.close());
-  const sql = new SQL({ url: database.url!, max: 1 });
-  await sql`drop schema drizzle cascade`;
-  await sql`drop table tasks, users cascade`;
-  await sql.close();
   return database.url!;
 }
 
