@@ -38,12 +38,19 @@ async function userOf(request: Request): Promise<string> {
   if (!header?.startsWith("Bearer ")) throw new Unauthorized("Missing authentication token");
   const [head, body, signature] = header.slice(7).split(".");
   if (!head || !body || !signature || decodeJson(head).alg !== "HS256") throw new Unauthorized("Invalid token");
-  const valid = await crypto.subtle.verify("HMAC", key, Buffer.from(signature, "base64url"), encoder.encode(`${head}.${body}`));
+  const valid = await crypto.subtle.verify(
+    "HMAC",
+    key,
+    Buffer.from(signature, "base64url"),
+    encoder.encode(`${head}.${body}`),
+  );
   if (!valid) throw new Unauthorized("Invalid token");
   const claims = decodeJson(body);
   const now = Date.now() / 1000;
-  if (typeof claims.exp !== "number" || claims.exp <= now - CLOCK_TOLERANCE_SECONDS) throw new Unauthorized("Token has expired");
-  if (typeof claims.nbf === "number" && claims.nbf > now + CLOCK_TOLERANCE_SECONDS) throw new Unauthorized("Invalid token");
+  if (typeof claims.exp !== "number" || claims.exp <= now - CLOCK_TOLERANCE_SECONDS)
+    throw new Unauthorized("Token has expired");
+  if (typeof claims.nbf === "number" && claims.nbf > now + CLOCK_TOLERANCE_SECONDS)
+    throw new Unauthorized("Invalid token");
   if (typeof claims.sub !== "string" || claims.sub === "") throw new Unauthorized("Invalid token");
   await registerUser(claims.sub, claims.email, claims.name);
   return claims.sub;
@@ -70,7 +77,14 @@ async function list(userId: string, query: URLSearchParams): Promise<Response> {
   const status = query.get("status") ?? "all";
   const limit = Number(query.get("limit") ?? 100);
   const offset = Number(query.get("offset") ?? 0);
-  if (!["all", "pending", "completed"].includes(status) || !Number.isInteger(limit) || limit < 1 || limit > 500 || !Number.isInteger(offset) || offset < 0) {
+  if (
+    !["all", "pending", "completed"].includes(status) ||
+    !Number.isInteger(limit) ||
+    limit < 1 ||
+    limit > 500 ||
+    !Number.isInteger(offset) ||
+    offset < 0
+  ) {
     return json(400, { detail: "Invalid query parameter" });
   }
   // As the service does it: one round trip, the count an uncorrelated subquery riding on the rows.
@@ -86,7 +100,11 @@ async function list(userId: string, query: URLSearchParams): Promise<Response> {
                   from tasks where user_id = ${userId} and completed = ${completed}
                   order by created_at desc, id desc limit ${limit} offset ${offset}`;
   const total = rows[0]?.total ?? 0; // a page past the end: the service asks again, never measured here
-  return json(200, rows.map(({ total: _, ...task }) => task), { "x-total-count": String(total) });
+  return json(
+    200,
+    rows.map(({ total: _, ...task }) => task),
+    { "x-total-count": String(total) },
+  );
 }
 
 async function getOne(userId: string, id: string): Promise<Response> {
@@ -112,7 +130,8 @@ function fields(body: Json, creating: boolean): Fields | string {
     out.title = title;
   }
   if ("description" in body) {
-    if (body.description !== null && (typeof body.description !== "string" || body.description.length > 1000)) return "description";
+    if (body.description !== null && (typeof body.description !== "string" || body.description.length > 1000))
+      return "description";
     out.description = body.description;
   }
   if ("priority" in body) {
@@ -172,7 +191,8 @@ async function toggle(userId: string, id: string, request: Request): Promise<Res
     if (typeof body.completed !== "boolean") return json(400, { detail: "Invalid request body" });
     completed = body.completed;
   }
-  const [row] = (await sql`update tasks set completed = coalesce(${completed}, not completed), updated_at = greatest(now(), updated_at + interval '1 millisecond')
+  const [row] =
+    (await sql`update tasks set completed = coalesce(${completed}, not completed), updated_at = greatest(now(), updated_at + interval '1 millisecond')
     where id = ${id} and user_id = ${userId} returning id, user_id, title, description, completed, priority, due_date, created_at, updated_at`) as Task[];
   return row ? json(200, row) : missing(id);
 }

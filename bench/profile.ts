@@ -39,7 +39,7 @@ const packageOf = ({ url }: CallFrame) => {
   if (!url) return "[native]";
   const match = url.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
   if (match) return match[1]!;
-  if (url.includes("/src/")) return "src/" + url.split("/src/")[1]!.split("/")[0];
+  if (url.includes("/src/")) return `src/${url.split("/src/")[1]!.split("/")[0]}`;
   return url.startsWith("internal:") || url.startsWith("bun:") || url.startsWith("node:") ? "bun internals" : url;
 };
 
@@ -71,7 +71,9 @@ for (const [i, id] of profile.samples.entries()) {
 
 const share = (micros: number) => `${((100 * micros) / total).toFixed(1).padStart(5)}%`;
 const top = (map: Map<string, number>, n: number) => [...map].sort((a, b) => b[1] - a[1]).slice(0, n);
-console.log(`${(total / 1e6).toFixed(2)} s on CPU${filter ? ` under "${filter}"` : ""}, ${(idle / 1e6).toFixed(2)} s idle\n`);
+console.log(
+  `${(total / 1e6).toFixed(2)} s on CPU${filter ? ` under "${filter}"` : ""}, ${(idle / 1e6).toFixed(2)} s idle\n`,
+);
 console.log("self time by package");
 for (const [name, micros] of top(selfPackages, 15)) console.log(`  ${share(micros)}  ${name}`);
 console.log("\ninclusive time by function (once per sample)");

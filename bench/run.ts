@@ -2,26 +2,17 @@
 // service from source and the compiled binary (when dist/todo-api exists) one after another, each on
 // its own copy of the same data, loads each with wrk from a separate process and prints one table
 // with the service/baseline ratios checked against the targets of bench/README.md.
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { SQL, type Subprocess } from "bun";
 import { cpuSeconds, peakRssMb, processTree, resetPeakRss } from "./proc.ts";
-import { copyDatabase, dropDatabases, luaData, seedTemplate, type BenchData } from "./seed.ts";
+import { type BenchData, copyDatabase, dropDatabases, luaData, seedTemplate } from "./seed.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const SCENARIOS = ["list", "get", "big", "toggle", "update", "create"] as const;
 type Scenario = (typeof SCENARIOS)[number];
-
-const DESCRIPTIONS: Record<Scenario, string> = {
-  list: "GET /api/tasks?status=pending&limit=50, 200 users",
-  get: "GET /api/tasks/{id}, 10,000 tasks",
-  big: "GET /api/tasks?status=pending&limit=50, the 10,000-task user",
-  toggle: "PATCH /api/tasks/{id}/complete, no body",
-  update: "PUT /api/tasks/{id}, title + priority + due_date",
-  create: "POST /api/tasks",
-};
 
 // The targets of bench/README.md. Ratios are service requests/s over baseline requests/s.
 const MIN_RATIO: Partial<Record<Scenario, number>> = { list: 0.8, get: 0.7, create: 0.7, toggle: 0.7 };
@@ -41,7 +32,10 @@ const { values: options } = parseArgs({
     connections: { type: "string", default: "64" },
     threads: { type: "string", default: "2" },
     profile: { type: "string" },
-    "database-url": { type: "string", default: process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres" },
+    "database-url": {
+      type: "string",
+      default: process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
+    },
     help: { type: "boolean", default: false },
   },
 });
@@ -59,7 +53,11 @@ if (options.help) {
   process.exit(0);
 }
 
-const list = (value: string) => value.split(",").map((v) => v.trim()).filter(Boolean);
+const list = (value: string) =>
+  value
+    .split(",")
+    .map((v) => v.trim())
+    .filter(Boolean);
 const duration = Number(options.duration);
 const warmup = Number(options.warmup);
 const sliceCount = Number(options.slices);
@@ -73,7 +71,9 @@ function fail(message: string): never {
 }
 
 if (!Bun.which("wrk")) {
-  fail("wrk is not installed. On Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y wrk (macOS: brew install wrk)");
+  fail(
+    "wrk is not installed. On Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y wrk (macOS: brew install wrk)",
+  );
 }
 
 interface Target {
@@ -89,11 +89,17 @@ for (const pair of options.env) {
   if (at < 1) fail(`--env ${pair}: expected NAME=VALUE`);
   extraEnv[pair.slice(0, at)] = pair.slice(at + 1);
 }
-const profileArgs = options.profile ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${resolve(options.profile)}`] : [];
+const profileArgs = options.profile
+  ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${resolve(options.profile)}`]
+  : [];
 const targets: Target[] = [];
 for (const server of list(options.servers)) {
   if (server === "baseline") {
-    targets.push({ label: "baseline", cmd: [process.execPath, ...profileArgs, join(ROOT, "bench", "baseline.ts")], env: {} });
+    targets.push({
+      label: "baseline",
+      cmd: [process.execPath, ...profileArgs, join(ROOT, "bench", "baseline.ts")],
+      env: {},
+    });
     continue;
   }
   if (server !== "service" && server !== "binary") fail(`unknown server "${server}"; known: baseline, service, binary`);
@@ -103,7 +109,13 @@ for (const server of list(options.servers)) {
   }
   for (const workers of list(options.workers)) {
     for (const logLevel of list(options["log-level"])) {
-      const variant = [workers !== "1" && `workers=${workers}`, logLevel !== "info" && `log=${logLevel}`, ...options.env].filter(Boolean).join(" ");
+      const variant = [
+        workers !== "1" && `workers=${workers}`,
+        logLevel !== "info" && `log=${logLevel}`,
+        ...options.env,
+      ]
+        .filter(Boolean)
+        .join(" ");
       targets.push({
         label: variant ? `${server} ${variant}` : server,
         cmd: server === "binary" ? [binary] : [process.execPath, ...profileArgs, join(ROOT, "src", "index.ts")],
@@ -125,7 +137,9 @@ let cleaning: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     for (const child of children) child.kill("SIGKILL");
-    await dropDatabases(serverUrl, databases).catch((error) => console.error(`bench: could not drop ${databases.join(", ")}: ${error}`));
+    await dropDatabases(serverUrl, databases).catch((error) =>
+      console.error(`bench: could not drop ${databases.join(", ")}: ${error}`),
+    );
     rmSync(work, { recursive: true, force: true });
   })();
   return cleaning;
@@ -174,9 +188,30 @@ function freePort(): number {
   return port;
 }
 
-async function runWrk(base: string, scenario: Scenario, seconds: number, dataPath: string): Promise<{ result: WrkResult; cpu: number }> {
+async function runWrk(
+  base: string,
+  scenario: Scenario,
+  seconds: number,
+  dataPath: string,
+): Promise<{ result: WrkResult; cpu: number }> {
   const proc = Bun.spawn(
-    ["wrk", "-t", options.threads, "-c", options.connections, "-d", `${seconds}s`, "--timeout", "2s", "-s", join(ROOT, "bench", "wrk.lua"), base, "--", scenario, dataPath],
+    [
+      "wrk",
+      "-t",
+      options.threads,
+      "-c",
+      options.connections,
+      "-d",
+      `${seconds}s`,
+      "--timeout",
+      "2s",
+      "-s",
+      join(ROOT, "bench", "wrk.lua"),
+      base,
+      "--",
+      scenario,
+      dataPath,
+    ],
     { stdout: "pipe", stderr: "pipe" },
   );
   children.add(proc);
@@ -186,7 +221,10 @@ async function runWrk(base: string, scenario: Scenario, seconds: number, dataPat
   children.delete(proc);
   const line = out.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
   if (!line) throw new Error(`wrk ${scenario} gave no result (exit ${proc.exitCode}): ${err || out}`);
-  return { result: JSON.parse(line.slice("BENCH_RESULT ".length)) as WrkResult, cpu: Number(proc.resourceUsage()?.cpuTime.total ?? 0) / 1e6 };
+  return {
+    result: JSON.parse(line.slice("BENCH_RESULT ".length)) as WrkResult,
+    cpu: Number(proc.resourceUsage()?.cpuTime.total ?? 0) / 1e6,
+  };
 }
 
 async function startServer(target: Target, url: string, secret: string, logPath: string) {
@@ -194,7 +232,15 @@ async function startServer(target: Target, url: string, secret: string, logPath:
   const log = openSync(logPath, "w");
   const proc = Bun.spawn(target.cmd, {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...target.env, DATABASE_URL: url, BETTER_AUTH_SECRET: secret, HOST: "127.0.0.1", PORT: String(port) },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      ...target.env,
+      DATABASE_URL: url,
+      BETTER_AUTH_SECRET: secret,
+      HOST: "127.0.0.1",
+      PORT: String(port),
+    },
     stdout: log,
     stderr: log,
   });
@@ -203,7 +249,10 @@ async function startServer(target: Target, url: string, secret: string, logPath:
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline && proc.exitCode === null) {
-    const up = await fetch(`${base}/health`).then((r) => r.ok, () => false);
+    const up = await fetch(`${base}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (up) return { proc, base };
     await Bun.sleep(100);
   }
@@ -226,7 +275,9 @@ async function stopServer(proc: Subprocess) {
 /** JSON with object keys sorted, so two servers' bodies compare whatever their key order. */
 function canonical(value: unknown): string {
   return JSON.stringify(value, (_key, v) =>
-    v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v,
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
   );
 }
 
@@ -241,7 +292,11 @@ async function smokeTest(base: string, data: BenchData, reference: Map<string, s
   const call = async (method: string, path: string, token: string, body?: unknown) => {
     const headers: Record<string, string> = auth(token);
     if (body !== undefined) headers["content-type"] = "application/json";
-    const response = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await response.text();
     return { response, text, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
   };
@@ -259,21 +314,46 @@ async function smokeTest(base: string, data: BenchData, reference: Map<string, s
     const got = canonical({ total: response.headers.get("x-total-count"), body: json });
     const want = reference.get(name);
     if (want === undefined) reference.set(name, got);
-    else expect(got === want, `${name} differs from the first server's answer`, `${got.slice(0, 240)}\n  first: ${want.slice(0, 240)}`);
+    else
+      expect(
+        got === want,
+        `${name} differs from the first server's answer`,
+        `${got.slice(0, 240)}\n  first: ${want.slice(0, 240)}`,
+      );
   }
   const created = await call("POST", "/api/tasks", user.token, { title: "Smoke test", priority: "low" });
-  expect(created.response.status === 201 && created.response.headers.get("location") === `/api/tasks/${created.json?.id}`, `create answered ${created.response.status}`, created.text);
-  const toggled = await call("PATCH", `/api/tasks/${created.json?.id}/complete`, user.token);
-  expect(toggled.response.status === 200 && toggled.json?.completed === true, `toggle answered ${toggled.response.status}`, toggled.text);
-  const updated = await call("PUT", `/api/tasks/${created.json?.id}`, user.token, { title: "Smoke test renamed", due_date: "2026-12-01T17:00:00.000Z" });
   expect(
-    updated.response.status === 200 && updated.json?.title === "Smoke test renamed" && updated.json?.due_date === "2026-12-01T17:00:00.000Z",
+    created.response.status === 201 && created.response.headers.get("location") === `/api/tasks/${created.json?.id}`,
+    `create answered ${created.response.status}`,
+    created.text,
+  );
+  const toggled = await call("PATCH", `/api/tasks/${created.json?.id}/complete`, user.token);
+  expect(
+    toggled.response.status === 200 && toggled.json?.completed === true,
+    `toggle answered ${toggled.response.status}`,
+    toggled.text,
+  );
+  const updated = await call("PUT", `/api/tasks/${created.json?.id}`, user.token, {
+    title: "Smoke test renamed",
+    due_date: "2026-12-01T17:00:00.000Z",
+  });
+  expect(
+    updated.response.status === 200 &&
+      updated.json?.title === "Smoke test renamed" &&
+      updated.json?.due_date === "2026-12-01T17:00:00.000Z",
     `update answered ${updated.response.status}`,
     updated.text,
   );
-  const keys = (value: unknown) => Object.keys(value as object).sort().join(",");
+  const keys = (value: unknown) =>
+    Object.keys(value as object)
+      .sort()
+      .join(",");
   const listed = JSON.parse(reference.get("get")!).body;
-  expect(keys(updated.json) === keys(listed), "a written task has other fields than a read one", `${keys(updated.json)} vs ${keys(listed)}`);
+  expect(
+    keys(updated.json) === keys(listed),
+    "a written task has other fields than a read one",
+    `${keys(updated.json)} vs ${keys(listed)}`,
+  );
 }
 
 async function postgresBackends(admin: SQL, database: string): Promise<number[]> {
@@ -291,7 +371,14 @@ interface Running {
 }
 
 /** A server on its own copy of the data, started and smoke-tested, ready to be loaded. */
-async function startTarget(target: Target, index: number, template: string, data: BenchData, secret: string, reference: Map<string, string>): Promise<Running> {
+async function startTarget(
+  target: Target,
+  index: number,
+  template: string,
+  data: BenchData,
+  secret: string,
+  reference: Map<string, string>,
+): Promise<Running> {
   const database = `${template}_${index}`;
   databases.push(database);
   const url = await copyDatabase(serverUrl, template, database);
@@ -301,7 +388,9 @@ async function startTarget(target: Target, index: number, template: string, data
     await smokeTest(base, data, reference);
   } catch (error) {
     await stopServer(proc);
-    throw new Error(`${error instanceof Error ? error.message : error}\n  server log (tail):\n${readFileSync(logPath, "utf8").slice(-1500)}`);
+    throw new Error(
+      `${error instanceof Error ? error.message : error}\n  server log (tail):\n${readFileSync(logPath, "utf8").slice(-1500)}`,
+    );
   }
   return { target, proc, base, database, logPath, results: new Map() };
 }
@@ -323,7 +412,13 @@ interface Slice {
   wrkCpu: number;
 }
 
-async function measureSlice({ proc, base, database }: Running, scenario: Scenario, seconds: number, dataPath: string, admin: SQL): Promise<Slice> {
+async function measureSlice(
+  { proc, base, database }: Running,
+  scenario: Scenario,
+  seconds: number,
+  dataPath: string,
+  admin: SQL,
+): Promise<Slice> {
   const backends = await postgresBackends(admin, database);
   const serverCpu0 = cpuSeconds(processTree(proc.pid));
   const postgresCpu0 = cpuSeconds(backends);
@@ -381,7 +476,21 @@ function verdict(scenario: Scenario, m: Measurement, baseline: Measurement | und
 
 function printTable(all: { target: Target; results: Map<Scenario, Measurement> }[]) {
   const baseline = all.find((a) => a.target.label === "baseline")?.results;
-  const header = ["scenario", "server", "req/s", "p50 ms", "p99 ms", "errors", "peak RSS MB", "cpu srv", "µs/req", "cpu pg", "cpu wrk", "ratio", "verdict"];
+  const header = [
+    "scenario",
+    "server",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "errors",
+    "peak RSS MB",
+    "cpu srv",
+    "µs/req",
+    "cpu pg",
+    "cpu wrk",
+    "ratio",
+    "verdict",
+  ];
   const rows: string[][] = [];
   for (const scenario of scenarios) {
     for (const { target, results } of all) {
@@ -407,7 +516,8 @@ function printTable(all: { target: Target; results: Map<Scenario, Measurement> }
     }
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < 2 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   console.log(`\n${line(header)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
   let previous = "";
   for (const row of rows) {
@@ -418,9 +528,14 @@ function printTable(all: { target: Target; results: Map<Scenario, Measurement> }
 }
 
 const started = Date.now();
-const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
 console.log(`bench: ${cpus().length} cores, load average ${load()}; ${targets.map((t) => t.label).join(", ")}`);
-console.log(`bench: ${scenarios.length} scenarios × (${warmup} s warm-up + ${duration} s in ${sliceCount} slices taken in turn), ${options.connections} connections, ${options.threads} wrk threads`);
+console.log(
+  `bench: ${scenarios.length} scenarios × (${warmup} s warm-up + ${duration} s in ${sliceCount} slices taken in turn), ${options.connections} connections, ${options.threads} wrk threads`,
+);
 
 const exitCode = await (async () => {
   const admin = new SQL({ url: serverUrl, max: 1, connectionTimeout: 5 });
@@ -436,7 +551,9 @@ const exitCode = await (async () => {
   const data = await seedTemplate(serverUrl, template, secret);
   const dataPath = join(work, "data.lua");
   writeFileSync(dataPath, luaData(data));
-  console.log(`bench: seeded ${data.users.length} users × ${data.users[0]!.taskIds.length} tasks + 1 user × 10,000 in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
+  console.log(
+    `bench: seeded ${data.users.length} users × ${data.users[0]!.taskIds.length} tasks + 1 user × 10,000 in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`,
+  );
 
   // Every server is started first. Each scenario's measured seconds are cut into slices taken in
   // turn from each server (A B C A B C ...), so the numbers compared on a line share the same
@@ -459,7 +576,8 @@ const exitCode = await (async () => {
       for (const server of running) await warmUp(server, scenario, dataPath);
       const slices = new Map(running.map((server) => [server, [] as Slice[]]));
       for (let round = 0; round < sliceCount; round++) {
-        for (const server of running) slices.get(server)!.push(await measureSlice(server, scenario, duration / sliceCount, dataPath, admin));
+        for (const server of running)
+          slices.get(server)!.push(await measureSlice(server, scenario, duration / sliceCount, dataPath, admin));
       }
       for (const server of running) {
         const m = combine(slices.get(server)!, peakRssMb(processTree(server.proc.pid)));
@@ -468,12 +586,16 @@ const exitCode = await (async () => {
       }
     }
   } finally {
-    for (const server of running) all.push({ target: server.target, results: server.results, logLines: await stopTarget(server) });
+    for (const server of running)
+      all.push({ target: server.target, results: server.results, logLines: await stopTarget(server) });
   }
   await admin.close();
   printTable(all);
-  console.log(`\ntargets (bench/README.md): ratio ≥ ${MIN_RATIO.list} list, ≥ ${MIN_RATIO.get} get/create/toggle; p99 ≤ ${MAX_P99_MS} ms; 0 errors; peak RSS ≤ ${MAX_PEAK_RSS_MB} MB`);
-  for (const { target, logLines } of all) if (target.label !== "baseline") console.log(`${target.label}: ${logLines} log lines written`);
+  console.log(
+    `\ntargets (bench/README.md): ratio ≥ ${MIN_RATIO.list} list, ≥ ${MIN_RATIO.get} get/create/toggle; p99 ≤ ${MAX_P99_MS} ms; 0 errors; peak RSS ≤ ${MAX_PEAK_RSS_MB} MB`,
+  );
+  for (const { target, logLines } of all)
+    if (target.label !== "baseline") console.log(`${target.label}: ${logLines} log lines written`);
   console.log(`bench: done in ${((Date.now() - started) / 1000).toFixed(0)} s, load average now ${load()}`);
   return failed ? 1 : 0;
 })().finally(async () => {

@@ -72,7 +72,9 @@ export async function seedTemplate(serverUrl: string, name: string, secret: stri
         .setIssuedAt()
         .setExpirationTime("2h")
         .sign(key);
-    const users = await Promise.all(rows.map(async (r) => ({ id: r.user_id, token: await token(r.user_id), taskIds: r.ids })));
+    const users = await Promise.all(
+      rows.map(async (r) => ({ id: r.user_id, token: await token(r.user_id), taskIds: r.ids })),
+    );
     return { users, big: { id: bigId, token: await token(bigId), taskIds: [] } };
   } finally {
     await db.close();
@@ -101,6 +103,7 @@ export async function dropDatabases(serverUrl: string, names: string[]): Promise
 
 /** The data as a Lua chunk for wrk.lua: every wrk thread loads it with dofile(). */
 export function luaData(data: BenchData): string {
-  const user = (u: BenchUser) => `{auth=${JSON.stringify(`Bearer ${u.token}`)},tasks={${u.taskIds.map((id) => `"${id}"`).join(",")}}}`;
+  const user = (u: BenchUser) =>
+    `{auth=${JSON.stringify(`Bearer ${u.token}`)},tasks={${u.taskIds.map((id) => `"${id}"`).join(",")}}}`;
   return `return {users={\n${data.users.map(user).join(",\n")}\n},big=${user(data.big)}}\n`;
 }

@@ -23,14 +23,24 @@ async function timeToReady(env: Record<string, string>): Promise<number> {
   const url = `http://127.0.0.1:${port}/health/ready`;
   const started = performance.now();
   const proc = Bun.spawn([binary], {
-    env: { ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", NODE_ENV: "production", BETTER_AUTH_SECRET: "x".repeat(32) },
+    env: {
+      ...env,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "warn",
+      NODE_ENV: "production",
+      BETTER_AUTH_SECRET: "x".repeat(32),
+    },
     stdout: "ignore",
     stderr: "inherit",
   });
   try {
     while (performance.now() - started < 60_000) {
       if (proc.exitCode !== null) throw new Error(`${binary} exited with ${proc.exitCode}`);
-      const ok = await fetch(url).then((res) => res.status === 200, () => false);
+      const ok = await fetch(url).then(
+        (res) => res.status === 200,
+        () => false,
+      );
       if (ok) return performance.now() - started;
       await Bun.sleep(2);
     }
@@ -47,7 +57,9 @@ async function measure(label: string, env: Record<string, string>) {
   for (let i = 0; i < RUNS; i++) times.push(await timeToReady(env));
   const sorted = times.toSorted((a, b) => a - b);
   const ms = (t: number) => `${Math.round(t)} ms`;
-  console.log(`${label.padEnd(28)} median ${ms(sorted[RUNS >> 1]!)}  (min ${ms(sorted[0]!)}, max ${ms(sorted.at(-1)!)}; ${RUNS} runs)`);
+  console.log(
+    `${label.padEnd(28)} median ${ms(sorted[RUNS >> 1]!)}  (min ${ms(sorted[0]!)}, max ${ms(sorted.at(-1)!)}; ${RUNS} runs)`,
+  );
 }
 
 const size = Bun.file(binary).size;

@@ -55,7 +55,10 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
     .use(healthRoutes(database))
     .group("/api", (api) => {
       const auth = authentication(verifyToken, registerUser);
-      return api.use(auth).use(rateLimit(auth, config.rateLimitPerMinute ?? 0)).use(tasksModule(auth, database.db));
+      return api
+        .use(auth)
+        .use(rateLimit(auth, config.rateLimitPerMinute ?? 0))
+        .use(tasksModule(auth, database.db));
     });
   routes.push(...app.routes);
   return app;

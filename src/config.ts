@@ -81,7 +81,9 @@ export function loadConfig(env: Env = process.env): Config {
     const raw = read(name);
     if (raw === undefined) return undefined;
     if (!URL.canParse(raw) || !protocols.includes(new URL(raw).protocol)) {
-      problems.push(`${name}=${redact(raw)}: expected a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`);
+      problems.push(
+        `${name}=${redact(raw)}: expected a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`,
+      );
       return undefined;
     }
     return raw;
@@ -96,7 +98,10 @@ export function loadConfig(env: Env = process.env): Config {
     dbPoolMax: integer("DB_POOL_MAX", 10, 1, 1000),
     workers: workerCount(read("WORKERS"), problems),
     rateLimitPerMinute: integer("RATE_LIMIT_PER_MINUTE", 0, 0, 1_000_000),
-    corsOrigins: (read("CORS_ORIGINS") ?? "http://localhost:3000").split(",").map((o) => o.trim()).filter(Boolean),
+    corsOrigins: (read("CORS_ORIGINS") ?? "http://localhost:3000")
+      .split(",")
+      .map((o) => o.trim())
+      .filter(Boolean),
     logLevel: oneOf("LOG_LEVEL", ["debug", "info", "warn", "error", "silent"] as const, "info"),
     nodeEnv,
     auth: authConfig(
@@ -120,11 +125,15 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.workers > 1) {
     const workers = `WORKERS=${read("WORKERS")}`;
     if (!config.databaseUrl || config.databaseUrl.startsWith("memory:")) {
-      problems.push(`${workers}: several processes need PostgreSQL (DATABASE_URL); an embedded database belongs to one process`);
+      problems.push(
+        `${workers}: several processes need PostgreSQL (DATABASE_URL); an embedded database belongs to one process`,
+      );
     }
     if (config.port === 0) problems.push(`${workers}: processes sharing a port need a fixed PORT, not 0`);
     if (config.auth.generatedSecret) {
-      problems.push(`${workers}: every process must check tokens with the same key; set BETTER_AUTH_SECRET or BETTER_AUTH_URL`);
+      problems.push(
+        `${workers}: every process must check tokens with the same key; set BETTER_AUTH_SECRET or BETTER_AUTH_URL`,
+      );
     }
   }
 
@@ -155,7 +164,9 @@ function authConfig(
   if (secret !== undefined) {
     const bytes = new TextEncoder().encode(secret).length;
     if (bytes < MIN_SECRET_BYTES) {
-      problems.push(`BETTER_AUTH_SECRET: ${bytes} bytes is too short, use at least ${MIN_SECRET_BYTES} (openssl rand -base64 32 makes one)`);
+      problems.push(
+        `BETTER_AUTH_SECRET: ${bytes} bytes is too short, use at least ${MIN_SECRET_BYTES} (openssl rand -base64 32 makes one)`,
+      );
     }
     auth.secret = secret;
   }
@@ -166,11 +177,17 @@ function authConfig(
     if (expectedIssuer && expectedAudience) {
       auth.keySet = { jwksUrl: keySetUrl, issuer: expectedIssuer, audience: expectedAudience };
     } else {
-      problems.push("AUTH_JWKS_URL: key-set tokens are checked for iss and aud; set BETTER_AUTH_URL, or AUTH_ISSUER and AUTH_AUDIENCE");
+      problems.push(
+        "AUTH_JWKS_URL: key-set tokens are checked for iss and aud; set BETTER_AUTH_URL, or AUTH_ISSUER and AUTH_AUDIENCE",
+      );
     }
   } else {
-    for (const [name, value] of [["AUTH_ISSUER", issuer], ["AUTH_AUDIENCE", audience]]) {
-      if (value !== undefined) problems.push(`${name}: only checked on key-set tokens; set BETTER_AUTH_URL or AUTH_JWKS_URL too`);
+    for (const [name, value] of [
+      ["AUTH_ISSUER", issuer],
+      ["AUTH_AUDIENCE", audience],
+    ]) {
+      if (value !== undefined)
+        problems.push(`${name}: only checked on key-set tokens; set BETTER_AUTH_URL or AUTH_JWKS_URL too`);
     }
   }
   if (secret === undefined && !keySetUrl) {

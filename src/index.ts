@@ -5,10 +5,10 @@ import { createApp } from "./app.ts";
 import { developmentCurl } from "./auth/dev-token.ts";
 import { createTokenVerifier } from "./auth/verify.ts";
 import { parseArgs, usage } from "./cli.ts";
-import { ConfigError, loadConfig, type Config } from "./config.ts";
-import { openDatabase, type DatabaseHandle } from "./db/client.ts";
-import { createLogger, type Logger } from "./http/log.ts";
+import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { type DatabaseHandle, openDatabase } from "./db/client.ts";
 import { notReadyReason, readyUrl } from "./healthcheck.ts";
+import { createLogger, type Logger } from "./http/log.ts";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 // Bodies past 64 KiB get the app's JSON 413 (src/http/body.ts) without being read; Bun's own limit
@@ -45,7 +45,12 @@ async function serve(config: Config, log: Logger) {
   const app = createApp({ config, database, verifyToken: createTokenVerifier(config.auth), log });
   // Only workers share the port: a second service started by mistake on a taken port fails
   // instead of silently taking half of the connections.
-  app.listen({ port: config.port, hostname: config.host, maxRequestBodySize: LISTENER_BODY_LIMIT, reusePort: cluster.isWorker });
+  app.listen({
+    port: config.port,
+    hostname: config.host,
+    maxRequestBodySize: LISTENER_BODY_LIMIT,
+    reusePort: cluster.isWorker,
+  });
   const server = app.server!;
 
   let stopping = false;
@@ -70,7 +75,9 @@ async function serve(config: Config, log: Logger) {
 
   const tryIt = await developmentCurl(config.auth, server.url);
   if (tryIt) {
-    log.warn("BETTER_AUTH_SECRET is not set: tokens are signed with a random secret that dies with this process; try the line below");
+    log.warn(
+      "BETTER_AUTH_SECRET is not set: tokens are signed with a random secret that dies with this process; try the line below",
+    );
     console.log(tryIt);
   }
 }

@@ -6,10 +6,10 @@ import { createApp } from "../src/app.ts";
 import { createUserRegistry } from "../src/auth/users.ts";
 import { createTokenVerifier } from "../src/auth/verify.ts";
 import { tasks, users } from "../src/db/schema.ts";
-import { createRateLimiter } from "../src/http/rate-limit.ts";
 import { createLogger } from "../src/http/log.ts";
+import { createRateLimiter } from "../src/http/rate-limit.ts";
 import { testBinary } from "./binary.ts";
-import { driver, freshDatabase, request, TEST_SECRET, tokenFor, type TestDatabase } from "./helpers.ts";
+import { driver, freshDatabase, request, TEST_SECRET, type TestDatabase, tokenFor } from "./helpers.ts";
 
 // The app is built in-process with its own options (a rate limit), which a binary cannot take:
 // the binary pass would only repeat this file.
@@ -103,7 +103,9 @@ inProcess(`page size cap (${driver})`, () => {
     const app = appWith();
     const token = await tokenFor("many-tasks");
     expect((await request(app, "GET", "/api/tasks", { token })).status).toBe(200);
-    await database.db.insert(tasks).values(Array.from({ length: 501 }, (_, i) => ({ userId: "many-tasks", title: `task ${i}` })));
+    await database.db
+      .insert(tasks)
+      .values(Array.from({ length: 501 }, (_, i) => ({ userId: "many-tasks", title: `task ${i}` })));
 
     const byDefault = await request(app, "GET", "/api/tasks", { token });
     expect(((await byDefault.json()) as unknown[]).length).toBe(100);

@@ -9,7 +9,7 @@ import { createTokenVerifier, type VerifierOptions } from "../src/auth/verify.ts
 import type { AuthConfig } from "../src/config.ts";
 import { users } from "../src/db/schema.ts";
 import { createLogger } from "../src/http/log.ts";
-import { startAuthServer, type AuthServer } from "./auth-server.ts";
+import { type AuthServer, startAuthServer } from "./auth-server.ts";
 import { testBinary } from "./binary.ts";
 import { driver, request, TEST_SECRET, testApp, tokenFor } from "./helpers.ts";
 
@@ -96,17 +96,23 @@ describe(`Better Auth jwt() tokens (${driver})`, () => {
     ["no sub", () => authServer.sign({ email: "nobody@example.com" })],
     ["a wrong iss", () => authServer.sign({ sub: "x", iss: "https://evil.example" })],
     ["a wrong aud", () => authServer.sign({ sub: "x", aud: "https://other-api.example" })],
-    ["a tampered payload", async () => {
-      const [header, , signature] = (await authServer.sign({ sub: "alice" })).split(".");
-      const payload = Buffer.from(JSON.stringify({ sub: "mallory", iss: authServer.url, aud: authServer.url, exp: now() + 600 })).toString("base64url");
-      return `${header}.${payload}.${signature}`;
-    }],
+    [
+      "a tampered payload",
+      async () => {
+        const [header, , signature] = (await authServer.sign({ sub: "alice" })).split(".");
+        const payload = Buffer.from(
+          JSON.stringify({ sub: "mallory", iss: authServer.url, aud: authServer.url, exp: now() + 600 }),
+        ).toString("base64url");
+        return `${header}.${payload}.${signature}`;
+      },
+    ],
   ])("%s: 401 Invalid token", async (_, token) => {
     await expectInvalid(await getTasks(app, await token()));
   });
 
   test("EdDSA from a key that is not in the set, with the set's kid or a made-up one: 401 Invalid token", async () => {
-    const realKid = (await fetch(authServer.jwksUrl).then((r) => r.json()) as { keys: { kid: string }[] }).keys[0]!.kid;
+    const realKid = ((await fetch(authServer.jwksUrl).then((r) => r.json())) as { keys: { kid: string }[] }).keys[0]!
+      .kid;
     const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
     for (const kid of [realKid, "made-up-kid"]) {
       const forged = await new SignJWT({ sub: "mallory" })
@@ -141,22 +147,29 @@ describe(`Better Auth jwt() tokens (${driver})`, () => {
     for (const forged of await hmacWithPublicKey()) await expectInvalid(await getTasks(keyOnly, forged));
   });
 
-  inProcess("with only a key set configured, an HS256 token of the old secret is refused; with only a secret, a Better Auth token is", async () => {
-    const user = await authServer.signUp("modes@example.com", "Modes");
-    const keyOnly = appFor(authServer, { secret: undefined });
-    const secretOnly = appFor(authServer, { keySet: undefined });
-    await expectInvalid(await getTasks(keyOnly, await tokenFor(user.id)));
-    await expectInvalid(await getTasks(secretOnly, await authServer.token(user)));
-    expect((await getTasks(keyOnly, await authServer.token(user))).status).toBe(200);
-    expect((await getTasks(secretOnly, await tokenFor(user.id))).status).toBe(200);
-  });
+  inProcess(
+    "with only a key set configured, an HS256 token of the old secret is refused; with only a secret, a Better Auth token is",
+    async () => {
+      const user = await authServer.signUp("modes@example.com", "Modes");
+      const keyOnly = appFor(authServer, { secret: undefined });
+      const secretOnly = appFor(authServer, { keySet: undefined });
+      await expectInvalid(await getTasks(keyOnly, await tokenFor(user.id)));
+      await expectInvalid(await getTasks(secretOnly, await authServer.token(user)));
+      expect((await getTasks(keyOnly, await authServer.token(user))).status).toBe(200);
+      expect((await getTasks(secretOnly, await tokenFor(user.id))).status).toBe(200);
+    },
+  );
 
   inProcess("an issuer or audience configured differently from Better Auth's: its own tokens are refused", async () => {
     const user = await authServer.signUp("mismatch@example.com", "Mismatch");
     const token = await authServer.token(user);
     const keySet = { jwksUrl: authServer.jwksUrl, issuer: authServer.url, audience: authServer.url };
-    await expectInvalid(await getTasks(appFor(authServer, { keySet: { ...keySet, issuer: "https://auth.example" } }), token));
-    await expectInvalid(await getTasks(appFor(authServer, { keySet: { ...keySet, audience: "https://api.example" } }), token));
+    await expectInvalid(
+      await getTasks(appFor(authServer, { keySet: { ...keySet, issuer: "https://auth.example" } }), token),
+    );
+    await expectInvalid(
+      await getTasks(appFor(authServer, { keySet: { ...keySet, audience: "https://api.example" } }), token),
+    );
   });
 
   inProcess.each(["ES256", "RS256", "PS256"] as const)("a Better Auth configured for %s works too", async (alg) => {
@@ -186,66 +199,78 @@ describe(`key rotation and the key set's cache (${driver})`, () => {
     expect((await getTasks(app, await server.token(await server.signUp("kids@example.com", "Kids")))).status).toBe(200);
     const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
     for (let i = 0; i < 100; i++) {
-      const forged = await new SignJWT({ sub: "mallory" }).setProtectedHeader({ alg: "EdDSA", kid: `kid-${i}` }).setExpirationTime("10m").sign(privateKey);
+      const forged = await new SignJWT({ sub: "mallory" })
+        .setProtectedHeader({ alg: "EdDSA", kid: `kid-${i}` })
+        .setExpirationTime("10m")
+        .sign(privateKey);
       await expectInvalid(await getTasks(app, forged));
     }
     expect(server.jwksFetches).toBeLessThanOrEqual(2);
   });
 
-  inProcess("a token signed with a rotated-in key works without a restart; tokens of the old key keep working", async () => {
-    const server = startAuthServer();
-    cleanups.push(() => server.stop());
-    const cooldownMs = 300;
-    const app = appFor(server, {}, { jwksCooldownMs: cooldownMs });
-    const user = await server.signUp("rotate@example.com", "Rotate");
-    const before = await server.token(user);
-    expect((await getTasks(app, before)).status).toBe(200);
+  inProcess(
+    "a token signed with a rotated-in key works without a restart; tokens of the old key keep working",
+    async () => {
+      const server = startAuthServer();
+      cleanups.push(() => server.stop());
+      const cooldownMs = 300;
+      const app = appFor(server, {}, { jwksCooldownMs: cooldownMs });
+      const user = await server.signUp("rotate@example.com", "Rotate");
+      const before = await server.token(user);
+      expect((await getTasks(app, before)).status).toBe(200);
 
-    server.rotateKeys();
-    const after = await server.token(user);
-    const kid = (token: string) => JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString()).kid;
-    expect(kid(after)).not.toBe(kid(before));
-    await Bun.sleep(cooldownMs + 50); // one refetch per cooldown, counted from the last fetch
+      server.rotateKeys();
+      const after = await server.token(user);
+      const kid = (token: string) => JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString()).kid;
+      expect(kid(after)).not.toBe(kid(before));
+      await Bun.sleep(cooldownMs + 50); // one refetch per cooldown, counted from the last fetch
 
-    expect((await getTasks(app, after)).status).toBe(200);
-    expect((await getTasks(app, before)).status).toBe(200);
-    for (let i = 0; i < 100; i++) expect((await getTasks(app, i % 2 ? after : before)).status).toBe(200);
-    expect(server.jwksFetches).toBe(2);
-  });
+      expect((await getTasks(app, after)).status).toBe(200);
+      expect((await getTasks(app, before)).status).toBe(200);
+      for (let i = 0; i < 100; i++) expect((await getTasks(app, i % 2 ? after : before)).status).toBe(200);
+      expect(server.jwksFetches).toBe(2);
+    },
+  );
 });
 
 describe(`the auth server going down (${driver})`, () => {
-  inProcess("JWKS hanging: 503 within 5 s for an uncached kid; cached keys keep working; back up, the new key works", async () => {
-    const server = startAuthServer();
-    cleanups.push(() => server.stop());
-    const app = appFor(server, {}, { jwksCooldownMs: 100 });
-    const user = await server.signUp("down@example.com", "Down");
-    const cached = await server.token(user);
-    expect((await getTasks(app, cached)).status).toBe(200);
+  inProcess(
+    "JWKS hanging: 503 within 5 s for an uncached kid; cached keys keep working; back up, the new key works",
+    async () => {
+      const server = startAuthServer();
+      cleanups.push(() => server.stop());
+      const app = appFor(server, {}, { jwksCooldownMs: 100 });
+      const user = await server.signUp("down@example.com", "Down");
+      const cached = await server.token(user);
+      expect((await getTasks(app, cached)).status).toBe(200);
 
-    server.rotateKeys();
-    const uncached = await server.token(user);
-    server.setJwks("hanging");
-    await Bun.sleep(150);
-    const started = performance.now();
-    await expectUnavailable(await getTasks(app, uncached));
-    expect(performance.now() - started).toBeLessThan(5_000);
-    expect((await getTasks(app, cached)).status).toBe(200);
+      server.rotateKeys();
+      const uncached = await server.token(user);
+      server.setJwks("hanging");
+      await Bun.sleep(150);
+      const started = performance.now();
+      await expectUnavailable(await getTasks(app, uncached));
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect((await getTasks(app, cached)).status).toBe(200);
 
-    server.setJwks("failing");
-    await expectUnavailable(await getTasks(app, uncached));
-    expect((await getTasks(app, cached)).status).toBe(200);
+      server.setJwks("failing");
+      await expectUnavailable(await getTasks(app, uncached));
+      expect((await getTasks(app, cached)).status).toBe(200);
 
-    server.setJwks("up");
-    expect((await getTasks(app, uncached)).status).toBe(200);
-  }, 15_000);
+      server.setJwks("up");
+      expect((await getTasks(app, uncached)).status).toBe(200);
+    },
+    15_000,
+  );
 
   inProcess("JWKS never reachable: Better Auth tokens get 503, shared-secret tokens still work", async () => {
     const server = startAuthServer();
     cleanups.push(() => server.stop());
     const token = await server.token(await server.signUp("unreachable@example.com", "Unreachable"));
     // Nothing listens on port 1: the connection is refused.
-    const app = appFor(server, { keySet: { jwksUrl: "http://127.0.0.1:1/api/auth/jwks", issuer: server.url, audience: server.url } });
+    const app = appFor(server, {
+      keySet: { jwksUrl: "http://127.0.0.1:1/api/auth/jwks", issuer: server.url, audience: server.url },
+    });
     await expectUnavailable(await getTasks(app, token));
     expect((await getTasks(app, await tokenFor("secret-user"))).status).toBe(200);
   });

@@ -16,20 +16,23 @@ const list = (token: string) => request(ctx.app, "GET", "/api/tasks", { token })
 
 describe(`remembered tokens (${driver})`, () => {
   // setSystemTime moves this process's clock only, not a compiled binary's.
-  test.skipIf(Boolean(testBinary))("a token that verified is refused as expired once its exp (plus 60 s of skew) has passed", async () => {
-    const start = Date.now();
-    const exp = Math.floor(start / 1000) + 30;
-    const token = await tokenFor("rita", { exp });
-    expect((await list(token)).status).toBe(200);
-    expect((await list(token)).status).toBe(200);
+  test.skipIf(Boolean(testBinary))(
+    "a token that verified is refused as expired once its exp (plus 60 s of skew) has passed",
+    async () => {
+      const start = Date.now();
+      const exp = Math.floor(start / 1000) + 30;
+      const token = await tokenFor("rita", { exp });
+      expect((await list(token)).status).toBe(200);
+      expect((await list(token)).status).toBe(200);
 
-    setSystemTime(new Date((exp + 59) * 1000));
-    expect((await list(token)).status).toBe(200);
-    setSystemTime(new Date((exp + 60) * 1000));
-    const expired = await list(token);
-    expect(expired.status).toBe(401);
-    expect(await expired.json()).toEqual({ detail: "Token has expired" });
-  });
+      setSystemTime(new Date((exp + 59) * 1000));
+      expect((await list(token)).status).toBe(200);
+      setSystemTime(new Date((exp + 60) * 1000));
+      const expired = await list(token);
+      expect(expired.status).toBe(401);
+      expect(await expired.json()).toEqual({ detail: "Token has expired" });
+    },
+  );
 
   test("after a token verified, the same token with any part altered is refused", async () => {
     const token = await tokenFor("rita");
@@ -38,7 +41,11 @@ describe(`remembered tokens (${driver})`, () => {
     const claims = JSON.parse(Buffer.from(payload, "base64url").toString());
     const otherPayload = Buffer.from(JSON.stringify({ ...claims, sub: "mallory" })).toString("base64url");
     const flipped = (text: string) => text.slice(0, -2) + (text.at(-2) === "A" ? "B" : "A") + text.at(-1);
-    for (const altered of [`${header}.${otherPayload}.${signature}`, `${header}.${payload}.${flipped(signature)}`, `${token}x`]) {
+    for (const altered of [
+      `${header}.${otherPayload}.${signature}`,
+      `${header}.${payload}.${flipped(signature)}`,
+      `${token}x`,
+    ]) {
       const answer = await list(altered);
       expect(answer.status).toBe(401);
       expect(await answer.json()).toEqual({ detail: "Invalid token" });

@@ -68,8 +68,14 @@ export function startAuthServer(options: { alg?: KeyAlg } = {}) {
       jwksState = state;
     },
     async signUp(email: string, name: string): Promise<SignedUpUser> {
-      const response = await call("/sign-up/email", { method: "POST", body: JSON.stringify({ email, name, password: "correct horse battery" }) });
-      const cookie = response.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+      const response = await call("/sign-up/email", {
+        method: "POST",
+        body: JSON.stringify({ email, name, password: "correct horse battery" }),
+      });
+      const cookie = response.headers
+        .getSetCookie()
+        .map((c) => c.split(";")[0])
+        .join("; ");
       const { user } = (await response.json()) as { user: { id: string } };
       return { id: user.id, cookie };
     },

@@ -1,12 +1,12 @@
 // Start-up rules for authentication: what each set of variables means, the refusals in
 // production, the random secret and curl line of a bare development start, and `bun run token`.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { decodeJwt } from "jose";
 import { eq } from "drizzle-orm";
+import { decodeJwt } from "jose";
 import { loadConfig } from "../src/config.ts";
 import { users } from "../src/db/schema.ts";
 import { testBinary } from "./binary.ts";
-import { configProblems, driver, freshDatabase, request, testApp, type TestDatabase } from "./helpers.ts";
+import { configProblems, driver, freshDatabase, request, type TestDatabase, testApp } from "./helpers.ts";
 
 const SECRET = "a-secret-that-is-exactly-32-byte";
 
@@ -17,7 +17,11 @@ const NOTHING_CONFIGURED =
 describe("authentication settings", () => {
   test("BETTER_AUTH_URL gives the JWKS address, issuer and audience (a trailing slash dropped, as Better Auth does)", () => {
     expect(loadConfig({ BETTER_AUTH_URL: "https://app.example.com/" }).auth).toEqual({
-      keySet: { jwksUrl: "https://app.example.com/api/auth/jwks", issuer: "https://app.example.com", audience: "https://app.example.com" },
+      keySet: {
+        jwksUrl: "https://app.example.com/api/auth/jwks",
+        issuer: "https://app.example.com",
+        audience: "https://app.example.com",
+      },
     });
   });
 
@@ -31,7 +35,11 @@ describe("authentication settings", () => {
     };
     expect(loadConfig(env).auth).toEqual({
       secret: SECRET,
-      keySet: { jwksUrl: "https://keys.example.com/jwks.json", issuer: "https://issuer.example.com", audience: "todo-api" },
+      keySet: {
+        jwksUrl: "https://keys.example.com/jwks.json",
+        issuer: "https://issuer.example.com",
+        audience: "todo-api",
+      },
     });
   });
 
@@ -39,17 +47,27 @@ describe("authentication settings", () => {
     expect(loadConfig({ BETTER_AUTH_SECRET: SECRET, NODE_ENV: "production" }).auth).toEqual({ secret: SECRET });
   });
 
-  test.each(["production", "development"])("a secret shorter than 32 bytes is refused (%s), without printing it", (NODE_ENV) => {
-    const found = configProblems({ BETTER_AUTH_SECRET: "hunter2-hunter2-hunter2", NODE_ENV });
-    expect(found).toEqual(["BETTER_AUTH_SECRET: 23 bytes is too short, use at least 32 (openssl rand -base64 32 makes one)"]);
-  });
+  test.each(["production", "development"])(
+    "a secret shorter than 32 bytes is refused (%s), without printing it",
+    (NODE_ENV) => {
+      const found = configProblems({ BETTER_AUTH_SECRET: "hunter2-hunter2-hunter2", NODE_ENV });
+      expect(found).toEqual([
+        "BETTER_AUTH_SECRET: 23 bytes is too short, use at least 32 (openssl rand -base64 32 makes one)",
+      ]);
+    },
+  );
 
   test("production with neither a secret nor a key set is refused, saying what to set", () => {
     expect(configProblems({ NODE_ENV: "production" })).toEqual([NOTHING_CONFIGURED]);
   });
 
   test("a key set without anything to check iss and aud against is refused", () => {
-    expect(configProblems({ AUTH_JWKS_URL: "https://keys.example.com/jwks.json", AUTH_ISSUER: "https://issuer.example.com" })).toEqual([
+    expect(
+      configProblems({
+        AUTH_JWKS_URL: "https://keys.example.com/jwks.json",
+        AUTH_ISSUER: "https://issuer.example.com",
+      }),
+    ).toEqual([
       "AUTH_JWKS_URL: key-set tokens are checked for iss and aud; set BETTER_AUTH_URL, or AUTH_ISSUER and AUTH_AUDIENCE",
     ]);
   });
@@ -117,16 +135,24 @@ describe(`start-up (${driver})`, () => {
   const serviceEnv = () => ({ PORT: "0", HOST: "127.0.0.1", DATABASE_URL: databaseUrl });
 
   test("production with no verification configured exits 1 before listening, saying what to set", async () => {
-    const { code, stdout, stderr } = await spawn(serviceCommand, { ...serviceEnv(), NODE_ENV: "production" }).finished();
+    const { code, stdout, stderr } = await spawn(serviceCommand, {
+      ...serviceEnv(),
+      NODE_ENV: "production",
+    }).finished();
     expect(code).toBe(1);
     expect(stderr.trim()).toBe(`config: ${NOTHING_CONFIGURED}`);
     expect(stdout).not.toContain("listening");
   }, 30_000);
 
   test("a short secret exits 1, and the secret appears nowhere in the output", async () => {
-    const { code, stdout, stderr } = await spawn(serviceCommand, { ...serviceEnv(), BETTER_AUTH_SECRET: "short-secret-value" }).finished();
+    const { code, stdout, stderr } = await spawn(serviceCommand, {
+      ...serviceEnv(),
+      BETTER_AUTH_SECRET: "short-secret-value",
+    }).finished();
     expect(code).toBe(1);
-    expect(stderr.trim()).toBe("config: BETTER_AUTH_SECRET: 18 bytes is too short, use at least 32 (openssl rand -base64 32 makes one)");
+    expect(stderr.trim()).toBe(
+      "config: BETTER_AUTH_SECRET: 18 bytes is too short, use at least 32 (openssl rand -base64 32 makes one)",
+    );
     expect(stdout + stderr).not.toContain("short-secret-value");
   }, 30_000);
 
@@ -135,7 +161,10 @@ describe(`start-up (${driver})`, () => {
     try {
       // Up to the newline: a chunk can end in the middle of the line.
       const line = (await service.waitFor(/^curl .*\n/m))[0].trimEnd();
-      const curl = Bun.spawn(["sh", "-c", `${line} --silent --show-error --include`], { stdout: "pipe", stderr: "pipe" });
+      const curl = Bun.spawn(["sh", "-c", `${line} --silent --show-error --include`], {
+        stdout: "pipe",
+        stderr: "pipe",
+      });
       const [output, code] = await Promise.all([new Response(curl.stdout).text(), curl.exited]);
       expect(code).toBe(0);
       expect(output).toStartWith("HTTP/1.1 200");
@@ -148,7 +177,9 @@ describe(`start-up (${driver})`, () => {
     const { code, stdout } = await service.finished();
     expect(code).toBe(0);
     expect(stdout.match(/^curl /gm)).toHaveLength(1);
-    expect(stdout).toContain('"msg":"BETTER_AUTH_SECRET is not set: tokens are signed with a random secret that dies with this process; try the line below"');
+    expect(stdout).toContain(
+      '"msg":"BETTER_AUTH_SECRET is not set: tokens are signed with a random secret that dies with this process; try the line below"',
+    );
   }, 30_000);
 
   test("a configured secret prints no curl line", async () => {
@@ -162,10 +193,14 @@ describe(`start-up (${driver})`, () => {
 });
 
 describe(`bun run token (${driver})`, () => {
-  const token = (args: string[], env: Record<string, string>) => spawn(["bun", "run", "--silent", "token", "--", ...args], env).finished();
+  const token = (args: string[], env: Record<string, string>) =>
+    spawn(["bun", "run", "--silent", "token", "--", ...args], env).finished();
 
   test("prints a token the service accepts, with the given claims and lifetime", async () => {
-    const { code, stdout } = await token(["--sub", "alice", "--email", "alice@example.com", "--name", "Alice", "--ttl", "10m"], { BETTER_AUTH_SECRET: SECRET });
+    const { code, stdout } = await token(
+      ["--sub", "alice", "--email", "alice@example.com", "--name", "Alice", "--ttl", "10m"],
+      { BETTER_AUTH_SECRET: SECRET },
+    );
     expect(code).toBe(0);
     const printed = stdout.trim();
     const claims = decodeJwt(printed);
@@ -175,9 +210,9 @@ describe(`bun run token (${driver})`, () => {
     const ctx = await testApp({ auth: { secret: SECRET } });
     try {
       expect((await request(ctx.app, "GET", "/api/tasks", { token: printed })).status).toBe(200);
-      expect(await ctx.db.select({ email: users.email, name: users.name }).from(users).where(eq(users.id, "alice"))).toEqual([
-        { email: "alice@example.com", name: "Alice" },
-      ]);
+      expect(
+        await ctx.db.select({ email: users.email, name: users.name }).from(users).where(eq(users.id, "alice")),
+      ).toEqual([{ email: "alice@example.com", name: "Alice" }]);
     } finally {
       await ctx.close();
     }
@@ -187,18 +222,27 @@ describe(`bun run token (${driver})`, () => {
     ["no --sub", [], "--sub is required"],
     ["an unknown option", ["--sub", "a", "--admin"], "Unknown option '--admin'"],
     ["a malformed --ttl", ["--sub", "a", "--ttl", "soon"], "--ttl soon: expected a time span such as 30m, 1h or 7d"],
-  ])("%s: exit 2 with what is wrong and the usage", async (_, args, message) => {
-    const { code, stdout, stderr } = await token(args, { BETTER_AUTH_SECRET: SECRET });
-    expect(code).toBe(2);
-    expect(stdout).toBe("");
-    expect(stderr).toContain(message);
-    expect(stderr).toContain("usage: bun run token -- --sub <user id>");
-  }, 30_000);
+  ])(
+    "%s: exit 2 with what is wrong and the usage",
+    async (_, args, message) => {
+      const { code, stdout, stderr } = await token(args, { BETTER_AUTH_SECRET: SECRET });
+      expect(code).toBe(2);
+      expect(stdout).toBe("");
+      expect(stderr).toContain(message);
+      expect(stderr).toContain("usage: bun run token -- --sub <user id>");
+    },
+    30_000,
+  );
 
   test("no BETTER_AUTH_SECRET: exit 1, since no server would accept the token", async () => {
-    const { code, stdout, stderr } = await spawn(["bun", "--no-env-file", "src/auth/token-cli.ts", "--sub", "alice"], {}).finished();
+    const { code, stdout, stderr } = await spawn(
+      ["bun", "--no-env-file", "src/auth/token-cli.ts", "--sub", "alice"],
+      {},
+    ).finished();
     expect(code).toBe(1);
     expect(stdout).toBe("");
-    expect(stderr.trim()).toBe("BETTER_AUTH_SECRET is not set: the server would not accept a token signed with anything else (put it in .env)");
+    expect(stderr.trim()).toBe(
+      "BETTER_AUTH_SECRET is not set: the server would not accept a token signed with anything else (put it in .env)",
+    );
   }, 30_000);
 });

@@ -3,7 +3,7 @@
 // the users table is filled from verified claims only.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { generateKeyPair, SignJWT, type JWTPayload } from "jose";
+import { generateKeyPair, type JWTPayload, SignJWT } from "jose";
 import { users } from "../src/db/schema.ts";
 import { testBinary } from "./binary.ts";
 import { driver, request, TEST_SECRET, testApp, tokenFor } from "./helpers.ts";
@@ -23,7 +23,9 @@ function sign(payload: JWTPayload, alg = "HS256", secret = TEST_SECRET) {
 
 async function expectUnauthorized(response: Response, detail: string) {
   expect(response.status).toBe(401);
-  expect(response.headers.get("www-authenticate")).toBe(detail === "Missing authentication token" ? "Bearer" : 'Bearer error="invalid_token"');
+  expect(response.headers.get("www-authenticate")).toBe(
+    detail === "Missing authentication token" ? "Bearer" : 'Bearer error="invalid_token"',
+  );
   expect(response.headers.get("content-type")).toBe("application/json");
   expect(await response.json()).toEqual({ detail });
 }
@@ -48,24 +50,43 @@ describe(`authentication with the shared secret (${driver})`, () => {
   test.each([
     ["garbage", async () => "not-a-jwt"],
     ["two tokens", async () => `${await tokenFor("alice")} ${await tokenFor("alice")}`],
-    ["a tampered payload", async () => {
-      const [header, , signature] = (await tokenFor("alice")).split(".");
-      return `${header}.${encode({ sub: "mallory", exp: now() + 3600 })}.${signature}`;
-    }],
+    [
+      "a tampered payload",
+      async () => {
+        const [header, , signature] = (await tokenFor("alice")).split(".");
+        return `${header}.${encode({ sub: "mallory", exp: now() + 3600 })}.${signature}`;
+      },
+    ],
     ["the wrong secret", () => tokenFor("alice", {}, "another-secret-of-at-least-32-bytes-long")],
     ["alg none", async () => `${encode({ alg: "none", typ: "JWT" })}.${encode({ sub: "alice", exp: now() + 3600 })}.`],
-    ["alg none with a signature", async () => `${encode({ alg: "none" })}.${encode({ sub: "alice", exp: now() + 3600 })}.${(await tokenFor("alice")).split(".")[2]}`],
-    ["an unsupported HMAC-looking alg", async () => `${encode({ alg: "HS1" })}.${encode({ sub: "alice", exp: now() + 3600 })}.c2ln`],
+    [
+      "alg none with a signature",
+      async () =>
+        `${encode({ alg: "none" })}.${encode({ sub: "alice", exp: now() + 3600 })}.${(await tokenFor("alice")).split(".")[2]}`,
+    ],
+    [
+      "an unsupported HMAC-looking alg",
+      async () => `${encode({ alg: "HS1" })}.${encode({ sub: "alice", exp: now() + 3600 })}.c2ln`,
+    ],
     ["nbf 5 minutes ahead", () => sign({ sub: "alice", exp: now() + 3600, nbf: now() + 300 })],
     ["no sub", () => sign({ exp: now() + 3600 })],
     ["an empty sub", () => sign({ sub: "", exp: now() + 3600 })],
     ["a numeric sub", () => sign({ sub: 42 as unknown as string, exp: now() + 3600 })],
     ["no exp", () => sign({ sub: "alice" })],
-    ["an EdDSA token while no key set is configured", async () => {
-      const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
-      return new SignJWT({ sub: "alice" }).setProtectedHeader({ alg: "EdDSA", kid: "k1" }).setExpirationTime("1h").sign(privateKey);
-    }],
-    ["a correctly signed 12 KB token (over our 8 KB cap, under Bun's 16 KiB header limit)", () => sign({ sub: "alice", exp: now() + 3600, padding: "x".repeat(9 * 1024) })],
+    [
+      "an EdDSA token while no key set is configured",
+      async () => {
+        const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+        return new SignJWT({ sub: "alice" })
+          .setProtectedHeader({ alg: "EdDSA", kid: "k1" })
+          .setExpirationTime("1h")
+          .sign(privateKey);
+      },
+    ],
+    [
+      "a correctly signed 12 KB token (over our 8 KB cap, under Bun's 16 KiB header limit)",
+      () => sign({ sub: "alice", exp: now() + 3600, padding: "x".repeat(9 * 1024) }),
+    ],
   ])("%s: 401 Invalid token", async (_, token) => {
     await expectUnauthorized(await withToken(token()), "Invalid token");
   });
@@ -82,7 +103,10 @@ describe(`authentication with the shared secret (${driver})`, () => {
   });
 
   test("a bad signature is reported as invalid even when the token has expired too", async () => {
-    await expectUnauthorized(await withToken(tokenFor("alice", { exp: now() - 120 }, "another-secret-of-at-least-32-bytes-long")), "Invalid token");
+    await expectUnauthorized(
+      await withToken(tokenFor("alice", { exp: now() - 120 }, "another-secret-of-at-least-32-bytes-long")),
+      "Invalid token",
+    );
   });
 
   test("not one of those requests wrote a user", async () => {
@@ -111,7 +135,12 @@ describe(`authentication comes before anything else (${driver})`, () => {
     ["POST /api/tasks with an invalid body", "POST", "/api/tasks", { title: 7 }],
     ["POST /api/tasks with malformed JSON", "POST", "/api/tasks", "{not json"],
     ["GET /api/tasks with an invalid query", "GET", "/api/tasks?limit=abc&status=nope", undefined],
-    ["GET /api/tasks/:id of a task that does not exist", "GET", "/api/tasks/6e38eb30-9039-4a7c-b64e-bca990ef7571", undefined],
+    [
+      "GET /api/tasks/:id of a task that does not exist",
+      "GET",
+      "/api/tasks/6e38eb30-9039-4a7c-b64e-bca990ef7571",
+      undefined,
+    ],
     ["GET /api/:user_id/tasks of someone else", "GET", "/api/someone-else/tasks", undefined],
     ["a path no route matches", "GET", "/api/no/such/route", undefined],
     ["the bare prefix", "GET", "/api", undefined],
@@ -135,7 +164,10 @@ describe(`authentication comes before anything else (${driver})`, () => {
       return [response.status, await response.json()];
     };
     expect(await answer("GET", "/api/no/such/route")).toEqual([404, { detail: "Not found" }]);
-    expect(await answer("POST", "/api/tasks", "{not json")).toEqual([400, { detail: "Request body is not valid JSON" }]);
+    expect(await answer("POST", "/api/tasks", "{not json")).toEqual([
+      400,
+      { detail: "Request body is not valid JSON" },
+    ]);
     const wrongMethod = await request(ctx.app, "DELETE", "/api/tasks", { token });
     expect(wrongMethod.status).toBe(405);
   });
@@ -147,7 +179,11 @@ describe(`authentication comes before anything else (${driver})`, () => {
 
   test("a CORS preflight to /api needs no token", async () => {
     const response = await request(ctx.app, "OPTIONS", "/api/tasks", {
-      headers: { origin: "http://localhost:3000", "access-control-request-method": "POST", "access-control-request-headers": "authorization" },
+      headers: {
+        origin: "http://localhost:3000",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization",
+      },
     });
     expect(response.status).toBe(204);
     expect(response.headers.get("access-control-allow-origin")).toBe("http://localhost:3000");
@@ -158,13 +194,17 @@ describe(`users from verified claims (${driver})`, () => {
   const row = async (id: string) => (await ctx.db.select().from(users).where(eq(users.id, id)))[0];
 
   test("the first request writes the user's id, email and name", async () => {
-    const response = await withToken(tokenFor("PRFtYahHnGm9bx6StXSFrO1NfZEEy1Xj", { email: "ada@example.com", name: "Ada" }));
+    const response = await withToken(
+      tokenFor("PRFtYahHnGm9bx6StXSFrO1NfZEEy1Xj", { email: "ada@example.com", name: "Ada" }),
+    );
     expect(response.status).toBe(200);
     expect(await row("PRFtYahHnGm9bx6StXSFrO1NfZEEy1Xj")).toMatchObject({ email: "ada@example.com", name: "Ada" });
   });
 
   test("an authenticated request to a path no route matches registers the user too", async () => {
-    const response = await request(ctx.app, "GET", "/api/nowhere", { token: await tokenFor("wanderer", { name: "W" }) });
+    const response = await request(ctx.app, "GET", "/api/nowhere", {
+      token: await tokenFor("wanderer", { name: "W" }),
+    });
     expect(response.status).toBe(404);
     expect(await row("wanderer")).toMatchObject({ email: null, name: "W" });
   });

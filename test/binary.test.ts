@@ -12,7 +12,9 @@ import { openDatabase } from "../src/db/client.ts";
 import { startBinary, testBinary } from "./binary.ts";
 import { driver, freshDatabase, postgresUrl, TEST_SECRET, tokenFor } from "./helpers.ts";
 
-const journal = (await Bun.file(join(import.meta.dir, "../drizzle/meta/_journal.json")).json()) as { entries: unknown[] };
+const journal = (await Bun.file(join(import.meta.dir, "../drizzle/meta/_journal.json")).json()) as {
+  entries: unknown[];
+};
 const dir = mkdtempSync(join(tmpdir(), "todo-api-binary-"));
 let binary = testBinary ?? "";
 /** The database settings every run of the binary in this file gets. */
@@ -50,7 +52,8 @@ function run(...args: string[]) {
 
 /** The tables the migrations made, and how many migrations are recorded as applied. */
 async function migratedState() {
-  const tables = "select count(*)::int as n from information_schema.tables where table_schema = 'public' and table_name in ('users', 'tasks')";
+  const tables =
+    "select count(*)::int as n from information_schema.tables where table_schema = 'public' and table_name in ('users', 'tasks')";
   const applied = "select count(*)::int as n from drizzle.__drizzle_migrations";
   if (postgresUrl) {
     const client = new SQL({ url: env.DATABASE_URL!, max: 1 });
@@ -60,7 +63,8 @@ async function migratedState() {
   }
   // PGlite is one process's database: read it only while the binary is not running.
   const database = await openDatabase({ dataDir: env.DATA_DIR!, poolMax: 1 });
-  const count = async (query: string) => ((await database.db.execute(sql.raw(query))) as unknown as { rows: { n: number }[] }).rows[0]!.n;
+  const count = async (query: string) =>
+    ((await database.db.execute(sql.raw(query))) as unknown as { rows: { n: number }[] }).rows[0]!.n;
   const state = { tables: await count(tables), applied: await count(applied) };
   await database.close();
   return state;
@@ -78,11 +82,14 @@ describe(`the compiled binary (${driver})`, () => {
     for (const command of ["serve", "migrate", "healthcheck"]) expect(stdout).toContain(`  ${command} `);
   });
 
-  test.each(["frobnicate", "serve now", "--verbose"])("`todo-api %s` is a usage error: usage on stderr, exit 2", (args) => {
-    const { code, stdout, stderr } = run(...args.split(" "));
-    expect({ code, stdout }).toEqual({ code: 2, stdout: "" });
-    expect(stderr).toContain("Usage: todo-api [command]");
-  });
+  test.each(["frobnicate", "serve now", "--verbose"])(
+    "`todo-api %s` is a usage error: usage on stderr, exit 2",
+    (args) => {
+      const { code, stdout, stderr } = run(...args.split(" "));
+      expect({ code, stdout }).toEqual({ code: 2, stdout: "" });
+      expect(stderr).toContain("Usage: todo-api [command]");
+    },
+  );
 
   test("a .env and a bunfig.toml in its working directory are ignored: configuration is the environment only", () => {
     const stray = join(dir, "stray");
@@ -112,7 +119,11 @@ describe(`the compiled binary (${driver})`, () => {
     const server = await startBinary(binary, env);
     cleanups.push(() => void server.proc.kill());
     const call = (method: string, path: string, body?: unknown) =>
-      fetch(new URL(path, server.url), { method, headers: auth, body: body === undefined ? undefined : JSON.stringify(body) });
+      fetch(new URL(path, server.url), {
+        method,
+        headers: auth,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
 
     const ready = await fetch(new URL("/health/ready", server.url));
     expect(ready.status).toBe(200);
@@ -139,7 +150,10 @@ describe(`the compiled binary (${driver})`, () => {
     // Started again on the same database (on PGlite: the data dir it made), the task is still there.
     const again = await startBinary(binary, env);
     cleanups.push(() => void again.proc.kill());
-    const [kept] = (await (await fetch(new URL("/api/tasks", again.url), { headers: auth })).json()) as { id: string; completed: boolean }[];
+    const [kept] = (await (await fetch(new URL("/api/tasks", again.url), { headers: auth })).json()) as {
+      id: string;
+      completed: boolean;
+    }[];
     expect(kept).toMatchObject({ id: task.id, completed: true });
     const deleted = await fetch(new URL(`/api/tasks/${task.id}`, again.url), { method: "DELETE", headers: auth });
     expect(deleted.status).toBe(204);

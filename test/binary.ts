@@ -4,7 +4,7 @@
 import { dirname } from "node:path";
 import type { Subprocess } from "bun";
 import type { App } from "../src/app.ts";
-import type { Logger, LogFields } from "../src/http/log.ts";
+import type { LogFields, Logger } from "../src/http/log.ts";
 import { TEST_SECRET, type TestAppOptions, type TestDatabase } from "./helpers.ts";
 
 /** Path of a binary to run the whole suite against; see testApp() in helpers.ts. */
@@ -35,7 +35,11 @@ async function* readLines(stream: ReadableStream<Uint8Array>) {
  * Starts `path` on a port of the kernel's choosing and resolves once it logs "listening".
  * stdout is read to its end in any case, so a chatty process never blocks on a full pipe.
  */
-export function startBinary(path: string, env: Record<string, string>, onLine?: (line: string) => void): Promise<RunningBinary> {
+export function startBinary(
+  path: string,
+  env: Record<string, string>,
+  onLine?: (line: string) => void,
+): Promise<RunningBinary> {
   const proc = Bun.spawn([path], {
     cwd: dirname(path),
     env: { PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
@@ -52,9 +56,19 @@ export function startBinary(path: string, env: Record<string, string>, onLine?: 
         onLine?.(line);
         if (!line.includes('"msg":"listening"')) continue;
         const url = (JSON.parse(line) as { url: string }).url;
-        resolve({ url, proc, lines, stop: () => (proc.kill("SIGTERM"), proc.exited) });
+        resolve({
+          url,
+          proc,
+          lines,
+          stop: () => {
+            proc.kill("SIGTERM");
+            return proc.exited;
+          },
+        });
       }
-      reject(new Error(`${path} exited (${await proc.exited}) before listening:\n${lines.join("\n")}\n${await stderr}`));
+      reject(
+        new Error(`${path} exited (${await proc.exited}) before listening:\n${lines.join("\n")}\n${await stderr}`),
+      );
     })();
   });
 }
@@ -63,7 +77,12 @@ export function startBinary(path: string, env: Record<string, string>, onLine?: 
 function forwardTo(log: Logger) {
   return (line: string) => {
     if (!line.startsWith("{")) return;
-    const { level, msg, time: _, ...fields } = JSON.parse(line) as { level: keyof Logger; msg: string; time: string } & LogFields;
+    const {
+      level,
+      msg,
+      time: _,
+      ...fields
+    } = JSON.parse(line) as { level: keyof Logger; msg: string; time: string } & LogFields;
     log[level](msg, fields);
   };
 }
@@ -71,12 +90,19 @@ function forwardTo(log: Logger) {
 /** The environment that gives the binary what testApp() gives createApp() in-process. */
 function binaryEnv(url: string, { auth = { secret: TEST_SECRET }, corsOrigins, log: _, ...other }: TestAppOptions) {
   const unsupported = Object.keys(other);
-  if (unsupported.length > 0) throw new Error(`testApp({ ${unsupported.join(", ")} }) cannot reach a binary: skip this test when testBinary is set`);
+  if (unsupported.length > 0)
+    throw new Error(
+      `testApp({ ${unsupported.join(", ")} }) cannot reach a binary: skip this test when testBinary is set`,
+    );
   const env: Record<string, string> = { DATABASE_URL: url, NODE_ENV: "test" };
   if (corsOrigins) env.CORS_ORIGINS = corsOrigins.join(",");
   if (auth.secret) env.BETTER_AUTH_SECRET = auth.secret;
   if (auth.keySet) {
-    Object.assign(env, { AUTH_JWKS_URL: auth.keySet.jwksUrl, AUTH_ISSUER: auth.keySet.issuer, AUTH_AUDIENCE: auth.keySet.audience });
+    Object.assign(env, {
+      AUTH_JWKS_URL: auth.keySet.jwksUrl,
+      AUTH_ISSUER: auth.keySet.issuer,
+      AUTH_AUDIENCE: auth.keySet.audience,
+    });
   }
   return env;
 }
@@ -87,9 +113,14 @@ function binaryEnv(url: string, { auth = { secret: TEST_SECRET }, corsOrigins, l
  * Eden's treaty(app) reach the binary unchanged. `db` is the same database, for assertions.
  */
 export async function binaryTestApp(path: string, database: TestDatabase, options: TestAppOptions) {
-  if (!database.url) throw new Error("TEST_BINARY needs TEST_DATABASE_URL: the binary and the test share one PostgreSQL database");
+  if (!database.url)
+    throw new Error("TEST_BINARY needs TEST_DATABASE_URL: the binary and the test share one PostgreSQL database");
   const { log } = options;
-  const server = await startBinary(path, { ...binaryEnv(database.url, options), LOG_LEVEL: log ? "debug" : "info" }, log && forwardTo(log));
+  const server = await startBinary(
+    path,
+    { ...binaryEnv(database.url, options), LOG_LEVEL: log ? "debug" : "info" },
+    log && forwardTo(log),
+  );
   const handle = (request: Request) => {
     const { pathname, search } = new URL(request.url);
     // Concatenated, not resolved: a path such as //api/tasks must stay a path, not become a host.

@@ -31,8 +31,16 @@ describe("config", () => {
     ["WORKERS", "many", "WORKERS=many: expected auto or an integer from 1 to 64"],
     ["RATE_LIMIT_PER_MINUTE", "-5", "RATE_LIMIT_PER_MINUTE=-5: expected an integer from 0 to 1000000"],
     ["RATE_LIMIT_PER_MINUTE", "lots", "RATE_LIMIT_PER_MINUTE=lots: expected an integer from 0 to 1000000"],
-    ["DATABASE_URL", "not-a-url", "DATABASE_URL=not-a-url: expected a URL starting with postgres:// or postgresql:// or memory://"],
-    ["DATABASE_URL", "mysql://root@localhost/x", "DATABASE_URL=mysql://root@localhost/x: expected a URL starting with postgres:// or postgresql:// or memory://"],
+    [
+      "DATABASE_URL",
+      "not-a-url",
+      "DATABASE_URL=not-a-url: expected a URL starting with postgres:// or postgresql:// or memory://",
+    ],
+    [
+      "DATABASE_URL",
+      "mysql://root@localhost/x",
+      "DATABASE_URL=mysql://root@localhost/x: expected a URL starting with postgres:// or postgresql:// or memory://",
+    ],
     ["LOG_LEVEL", "loud", "LOG_LEVEL=loud: expected one of debug, info, warn, error, silent"],
     ["NODE_ENV", "prod", "NODE_ENV=prod: expected one of development, production, test"],
     ["CORS_ORIGINS", "localhost:3000", 'CORS_ORIGINS: "localhost:3000" is not an origin such as http://localhost:3000'],
@@ -41,7 +49,9 @@ describe("config", () => {
   });
 
   test("WORKERS=auto is one process per core", () => {
-    expect(loadConfig({ WORKERS: "auto", DATABASE_URL: "postgres://db/x", BETTER_AUTH_SECRET: "s".repeat(32) }).workers).toBe(availableParallelism());
+    expect(
+      loadConfig({ WORKERS: "auto", DATABASE_URL: "postgres://db/x", BETTER_AUTH_SECRET: "s".repeat(32) }).workers,
+    ).toBe(availableParallelism());
   });
 
   test("several workers need PostgreSQL, a fixed port and a configured key", () => {
@@ -50,8 +60,12 @@ describe("config", () => {
       "WORKERS=2: processes sharing a port need a fixed PORT, not 0",
       "WORKERS=2: every process must check tokens with the same key; set BETTER_AUTH_SECRET or BETTER_AUTH_URL",
     ]);
-    expect(configProblems({ WORKERS: "2", DATABASE_URL: "memory://", BETTER_AUTH_SECRET: "s".repeat(32) })).toHaveLength(1);
-    expect(loadConfig({ WORKERS: "2", DATABASE_URL: "postgres://db/x", BETTER_AUTH_SECRET: "s".repeat(32) }).workers).toBe(2);
+    expect(
+      configProblems({ WORKERS: "2", DATABASE_URL: "memory://", BETTER_AUTH_SECRET: "s".repeat(32) }),
+    ).toHaveLength(1);
+    expect(
+      loadConfig({ WORKERS: "2", DATABASE_URL: "postgres://db/x", BETTER_AUTH_SECRET: "s".repeat(32) }).workers,
+    ).toBe(2);
   });
 
   test("every bad variable is reported at once, passwords hidden", () => {

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
-import { loadGenerator, startService, type LoadResult, type ServiceProcess } from "./faults.ts";
+import { type LoadResult, loadGenerator, type ServiceProcess, startService } from "./faults.ts";
 import { driver, freshDatabase, TEST_SECRET, tokenFor } from "./helpers.ts";
 
 const SHUTDOWN_WITHIN_MS = 10_000;
@@ -50,7 +50,9 @@ async function stop(service: ServiceProcess) {
 async function allTasks(url: string, token: string): Promise<{ id: string; title: string }[]> {
   const tasks: { id: string; title: string }[] = [];
   for (let offset = 0; ; offset += 500) {
-    const res = await fetch(`${url}/api/tasks?limit=500&offset=${offset}&sort=created&order=asc`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await fetch(`${url}/api/tasks?limit=500&offset=${offset}&sort=created&order=asc`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(res.status).toBe(200);
     const page = (await res.json()) as { id: string; title: string }[];
     tasks.push(...page);
@@ -95,7 +97,9 @@ describe(`crash and shutdown (${driver})`, () => {
     const sentTitles = new Set(results.map((r) => r.title));
     for (const task of stored) expect(sentTitles.has(task.title)).toBe(true);
     expect(stored.length - acknowledged.length).toBeLessThanOrEqual(results.filter((r) => r.error).length);
-    console.log(`kill -9 (${driver}): ${acknowledged.length} acknowledged writes all found after restart; ${stored.length} rows; ${JSON.stringify(summary(results))}`);
+    console.log(
+      `kill -9 (${driver}): ${acknowledged.length} acknowledged writes all found after restart; ${stored.length} rows; ${JSON.stringify(summary(results))}`,
+    );
     expect(await stop(second)).toBe(0);
   }, 90_000);
 
@@ -137,7 +141,8 @@ describe(`crash and shutdown (${driver})`, () => {
     if (databaseUrl) {
       // Closed cleanly: no connection of the service is left on its database.
       const sql = new SQL({ url: databaseUrl, max: 1 });
-      const [{ count }] = await sql`select count(*)::int as count from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`;
+      const [{ count }] =
+        await sql`select count(*)::int as count from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`;
       await sql.close();
       expect(count).toBe(0);
     }
@@ -146,6 +151,8 @@ describe(`crash and shutdown (${driver})`, () => {
     const stored = new Set((await allTasks(again.url, token)).map((t) => t.title));
     for (const r of results.filter((r) => r.method === "POST")) expect(stored.has(r.title!)).toBe(r.status === 201);
     expect(await stop(again)).toBe(0);
-    console.log(`SIGTERM under load (${driver}): exit 0 after ${shutdownMs.toFixed(0)} ms; ${JSON.stringify(summary(results))}`);
+    console.log(
+      `SIGTERM under load (${driver}): exit 0 after ${shutdownMs.toFixed(0)} ms; ${JSON.stringify(summary(results))}`,
+    );
   }, 90_000);
 });

@@ -6,12 +6,19 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
 import { createApp } from "../src/app.ts";
 import { createTokenVerifier } from "../src/auth/verify.ts";
-import { openPostgres, type DatabaseHandle } from "../src/db/client.ts";
+import { type DatabaseHandle, openPostgres } from "../src/db/client.ts";
 import { isDatabaseUnavailable } from "../src/db/outage.ts";
 import { users } from "../src/db/schema.ts";
 import { createLogger } from "../src/http/log.ts";
 import { testBinary } from "./binary.ts";
-import { startCluster, hasPostgresBinaries, tcpProxy, type Cluster, type Proxy, type ProxyMode } from "./faults.ts";
+import {
+  type Cluster,
+  hasPostgresBinaries,
+  type ProxyMode,
+  startCluster,
+  type Proxy as TcpProxy,
+  tcpProxy,
+} from "./faults.ts";
 import { driver, freshDatabase, request, TEST_SECRET, tokenFor } from "./helpers.ts";
 
 // What the contract promises.
@@ -24,7 +31,7 @@ const RECOVERED_WITHIN_MS = 20_000;
 const outages = driver === "postgres" && hasPostgresBinaries && !testBinary;
 
 let cluster: Cluster;
-let proxy: Proxy;
+let proxy: TcpProxy;
 let database: DatabaseHandle;
 const lines: string[] = [];
 let app: ReturnType<typeof createApp>;
@@ -64,7 +71,9 @@ describe.skipIf(!outages)(`database outage (${driver})`, () => {
       log: createLogger("info", (line) => lines.push(line)),
     });
     token = await tokenFor("outage-user");
-    expect((await request(app, "POST", "/api/tasks", { token, body: { title: "before the outage" } })).status).toBe(201);
+    expect((await request(app, "POST", "/api/tasks", { token, body: { title: "before the outage" } })).status).toBe(
+      201,
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -120,7 +129,9 @@ describe.skipIf(!outages)(`database outage (${driver})`, () => {
       const after = await request(app, "GET", "/api/tasks", { token });
       expect(((await after.json()) as { title: string }[]).map((t) => t.title)).toEqual(["before the outage"]);
       expect((await request(app, "GET", "/health/ready")).status).toBe(200);
-      console.log(`outage (${mode}): slowest 503 after ${slowest.toFixed(0)} ms; recovered ${recovered.toFixed(0)} ms after the database returned`);
+      console.log(
+        `outage (${mode}): slowest 503 after ${slowest.toFixed(0)} ms; recovered ${recovered.toFixed(0)} ms after the database returned`,
+      );
     }, 60_000);
   }
 
@@ -133,7 +144,9 @@ describe.skipIf(!outages)(`database outage (${driver})`, () => {
     await cluster.start();
     const recovered = await timeToRecover("POST", "/api/tasks", { token, body: { title: "after the restart" } });
     expect(recovered).toBeLessThan(RECOVERED_WITHIN_MS);
-    console.log(`database restart: 503 after ${down.ms.toFixed(0)} ms; recovered ${recovered.toFixed(0)} ms after it was back`);
+    console.log(
+      `database restart: 503 after ${down.ms.toFixed(0)} ms; recovered ${recovered.toFixed(0)} ms after it was back`,
+    );
   }, 60_000);
 });
 
@@ -142,7 +155,13 @@ describe(`which database errors mean "unavailable" (${driver})`, () => {
     const db = await freshDatabase();
     try {
       await db.db.insert(users).values({ id: "twice" });
-      const error = await db.db.insert(users).values({ id: "twice" }).then(() => undefined, (e: unknown) => e);
+      const error = await db.db
+        .insert(users)
+        .values({ id: "twice" })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(error).toBeInstanceOf(Error);
       expect(isDatabaseUnavailable(error)).toBe(false);
     } finally {
@@ -150,10 +169,16 @@ describe(`which database errors mean "unavailable" (${driver})`, () => {
     }
   });
 
-  test.skipIf(driver !== "postgres")("connection refused is an outage (PostgreSQL only: PGlite has no connection)", async () => {
-    const refused = new SQL({ url: "postgres://postgres@127.0.0.1:1/none", max: 1, connectionTimeout: 2 });
-    const error = await refused`select 1`.then(() => undefined, (e: unknown) => e);
-    expect(isDatabaseUnavailable(error)).toBe(true);
-    await refused.close();
-  });
+  test.skipIf(driver !== "postgres")(
+    "connection refused is an outage (PostgreSQL only: PGlite has no connection)",
+    async () => {
+      const refused = new SQL({ url: "postgres://postgres@127.0.0.1:1/none", max: 1, connectionTimeout: 2 });
+      const error = await refused`select 1`.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isDatabaseUnavailable(error)).toBe(true);
+      await refused.close();
+    },
+  );
 });

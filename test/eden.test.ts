@@ -62,7 +62,9 @@ describe(`Eden treaty (${driver})`, () => {
     const one = mine({ id: task.id });
     expect((await one.get()).data!.title).toBe("hackathon shape");
     expect((await one.put({ title: "renamed" })).data!.title).toBe("renamed");
-    expect((await one.patch({ due_date: "2026-12-24T18:00:00+01:00" })).data!.due_date).toBe("2026-12-24T17:00:00.000Z");
+    expect((await one.patch({ due_date: "2026-12-24T18:00:00+01:00" })).data!.due_date).toBe(
+      "2026-12-24T17:00:00.000Z",
+    );
     expect((await one.complete.patch()).data!.completed).toBe(true);
     expect((await one.delete()).status).toBe(204);
   });

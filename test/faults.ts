@@ -45,7 +45,8 @@ export async function startCluster(): Promise<Cluster> {
   if (!bin) throw new Error("no PostgreSQL binaries under /usr/lib/postgresql");
   const dir = mkdtempSync(join(tmpdir(), "todo-api-pg-"));
   const asRoot = process.getuid?.() === 0;
-  if (asRoot) chownSync(dir, Number(run(["id", "-u", "postgres"]).trim()), Number(run(["id", "-g", "postgres"]).trim()));
+  if (asRoot)
+    chownSync(dir, Number(run(["id", "-u", "postgres"]).trim()), Number(run(["id", "-g", "postgres"]).trim()));
   const as = (cmd: string[]) => (asRoot ? ["runuser", "-u", "postgres", "--", ...cmd] : cmd);
   const data = join(dir, "data");
   const port = freePort();
@@ -148,14 +149,17 @@ export function tcpProxy(target: { hostname: string; port: number }): Proxy {
             ...target,
             data: { pending: [], dead: false, peer: client },
             socket: { ...handlers, connectError: () => void client.end() },
-          }).then((upstream) => {
-            open.add(upstream);
-            const queued = client.data.pending;
-            client.data.pending = [];
-            client.data.peer = upstream;
-            upstream.data.pending.push(...queued);
-            flush(upstream, upstream.data.pending);
-          }, () => void client.end());
+          }).then(
+            (upstream) => {
+              open.add(upstream);
+              const queued = client.data.pending;
+              client.data.pending = [];
+              client.data.peer = upstream;
+              upstream.data.pending.push(...queued);
+              flush(upstream, upstream.data.pending);
+            },
+            () => void client.end(),
+          );
         },
       },
     });
@@ -230,7 +234,10 @@ export async function startService(env: Record<string, string>, timeoutMs = 30_0
   const url = await Promise.race([
     listening,
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`service did not listen within ${timeoutMs} ms:\n${out}${err}`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`service did not listen within ${timeoutMs} ms:\n${out}${err}`)),
+        timeoutMs,
+      );
     }),
   ]).finally(() => clearTimeout(timer));
   return {
@@ -255,7 +262,11 @@ export interface RawExchange {
  * sends, a header of any size, a request that stops halfway. Resolves when the server closes the
  * connection or after `waitMs`.
  */
-export async function rawHttp(port: number, send: (write: (data: string | Uint8Array) => void) => void, waitMs: number): Promise<RawExchange> {
+export async function rawHttp(
+  port: number,
+  send: (write: (data: string | Uint8Array) => void) => void,
+  waitMs: number,
+): Promise<RawExchange> {
   const started = performance.now();
   let received = "";
   const decoder = new TextDecoder();
@@ -320,7 +331,11 @@ export function loadGenerator(url: string, token: string, { writers = 6, readers
   const results: LoadResult[] = [];
   let stopped = false;
   let sent = 0;
-  const headers = (requestId: string) => ({ authorization: `Bearer ${token}`, "content-type": "application/json", "x-request-id": requestId });
+  const headers = (requestId: string) => ({
+    authorization: `Bearer ${token}`,
+    "content-type": "application/json",
+    "x-request-id": requestId,
+  });
   const loop = async (name: string, write: boolean) => {
     for (let i = 0; !stopped && sent < maxRequests; i++) {
       sent++;
@@ -330,7 +345,11 @@ export function loadGenerator(url: string, token: string, { writers = 6, readers
       results.push(result);
       try {
         const res = write
-          ? await fetch(`${url}/api/tasks`, { method: "POST", headers: headers(requestId), body: JSON.stringify({ title: result.title }) })
+          ? await fetch(`${url}/api/tasks`, {
+              method: "POST",
+              headers: headers(requestId),
+              body: JSON.stringify({ title: result.title }),
+            })
           : await fetch(`${url}/api/tasks?limit=5`, { headers: headers(requestId) });
         const body = await res.text();
         result.status = res.status;

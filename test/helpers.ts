@@ -2,13 +2,15 @@
 // PGlite (default): a copy of one migrated template, made once per `bun test` run, because initdb
 // costs ~3 s and a copy ~0.3 s. PostgreSQL (TEST_DATABASE_URL set): a new database per file, dropped
 // afterwards, so files and concurrent runs never see each other's rows.
-import { PGlite } from "@electric-sql/pglite";
+
+import { afterAll, beforeAll } from "bun:test";
+import type { PGlite } from "@electric-sql/pglite";
 import { SQL } from "bun";
-import { SignJWT, type JWTPayload } from "jose";
+import { type JWTPayload, SignJWT } from "jose";
 import { createApp } from "../src/app.ts";
 import { createTokenVerifier } from "../src/auth/verify.ts";
-import { ConfigError, loadConfig, type AuthConfig } from "../src/config.ts";
-import { openDatabase, openPostgres, type DatabaseHandle } from "../src/db/client.ts";
+import { type AuthConfig, ConfigError, loadConfig } from "../src/config.ts";
+import { type DatabaseHandle, openDatabase, openPostgres } from "../src/db/client.ts";
 import { createLogger, type Logger } from "../src/http/log.ts";
 import { binaryTestApp, testBinary } from "./binary.ts";
 
@@ -83,6 +85,22 @@ export async function testApp(options: TestAppOptions = {}) {
   return { app, database, db: database.db, close: () => database.close() };
 }
 
+export type TestApp = Awaited<ReturnType<typeof testApp>>;
+
+/**
+ * The app on a fresh database for the calling test file: registers its own beforeAll (build) and
+ * afterAll (close), like fastify/demo's test/helper.ts. The returned object is filled in before the
+ * file's first test runs; read its fields inside tests and hooks, not at the top level.
+ */
+export function useTestApp(options: TestAppOptions = {}): TestApp {
+  const context = {} as TestApp;
+  beforeAll(async () => {
+    Object.assign(context, await testApp(options));
+  }, 60_000);
+  afterAll(() => context.close?.());
+  return context;
+}
+
 /** An HS256 token signed with TEST_SECRET, valid for an hour unless claims say otherwise. */
 export function tokenFor(sub: string, claims: JWTPayload = {}, secret = TEST_SECRET): Promise<string> {
   return new SignJWT({ sub, ...claims })
@@ -107,6 +125,38 @@ export function request(
     h["content-type"] ??= "application/json";
   }
   return app.handle(new Request(`http://localhost${path}`, init));
+}
+
+export interface SendOptions {
+  method?: string;
+  path: string;
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Objects are sent as JSON, strings as they are. */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface Answer<T = unknown> {
+  status: number;
+  headers: Headers;
+  /** The body parsed as JSON; undefined when empty, the text when it is not JSON. */
+  body: T;
+  text: string;
+}
+
+/** Sends one request the way a client would and reads its whole answer. */
+export async function send<T = unknown>(
+  app: { handle(request: Request): Promise<Response> },
+  { method = "GET", path, token, body, headers = {} }: SendOptions,
+): Promise<Answer<T>> {
+  const response = await request(app, method, path, { token, body, headers });
+  const text = await response.text();
+  let parsed: unknown = text === "" ? undefined : text;
+  try {
+    if (text !== "") parsed = JSON.parse(text);
+  } catch {}
+  return { status: response.status, headers: response.headers, body: parsed as T, text };
 }
 
 /** What loadConfig() refuses in `env`, one line per bad variable; [] when it accepts it. */

@@ -3,8 +3,8 @@
 // Whatever comes in: never a 5xx, the contract's JSON in every answer, no task of another user in
 // any answer, and nothing written when the answer is a 4xx.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import fc from "fast-check";
 import { sql } from "drizzle-orm";
+import fc from "fast-check";
 import { driver, request, testApp, tokenFor } from "./helpers.ts";
 
 // Each run is one request; the total is reported at the end of the file.
@@ -26,8 +26,14 @@ beforeAll(async () => {
   tokens.noSub = await tokenFor("", {});
   await installChangeCounter();
   // Both users exist before the run, so a 4xx of theirs has nothing legitimate to write.
-  for (const [user, title] of [["alice", "alice's task"], ["bob", "bob's task"]] as const) {
-    const res = await request(ctx.app, "POST", "/api/tasks", { token: tokens[user], body: { title, priority: "high" } });
+  for (const [user, title] of [
+    ["alice", "alice's task"],
+    ["bob", "bob's task"],
+  ] as const) {
+    const res = await request(ctx.app, "POST", "/api/tasks", {
+      token: tokens[user],
+      body: { title, priority: "high" },
+    });
     ids[user] = ((await res.json()) as { id: string }).id;
   }
 }, 30_000);
@@ -47,7 +53,11 @@ async function installChangeCounter() {
     create function test_count_write() returns trigger language plpgsql as $$
     begin perform nextval('test_writes'); return null; end $$`);
   for (const table of ["tasks", "users"]) {
-    await ctx.db.execute(sql.raw(`create trigger test_count_write after insert or update or delete on ${table} for each row execute function test_count_write()`));
+    await ctx.db.execute(
+      sql.raw(
+        `create trigger test_count_write after insert or update or delete on ${table} for each row execute function test_count_write()`,
+      ),
+    );
   }
 }
 
@@ -60,14 +70,38 @@ async function snapshot(): Promise<string> {
 // --- arbitraries ---------------------------------------------------------------------------
 
 const printable = fc.string({ unit: "grapheme-ascii", maxLength: 40 });
-const anyText = fc.oneof(printable, fc.string({ unit: "grapheme", maxLength: 40 }), fc.string({ unit: "binary", maxLength: 40 }));
+const anyText = fc.oneof(
+  printable,
+  fc.string({ unit: "grapheme", maxLength: 40 }),
+  fc.string({ unit: "binary", maxLength: 40 }),
+);
 /** Path segment: encoded text, or raw text that may be broken percent-encoding or dots. */
 const segment = fc.oneof(
   anyText.map(encodeURIComponent),
-  fc.constantFrom("", "%", "%zz", "%E0%A4%A", "%00", "..", ".", "%2F", "%2e%2e", "null", "undefined", "0", "-1", "x".repeat(300)),
+  fc.constantFrom(
+    "",
+    "%",
+    "%zz",
+    "%E0%A4%A",
+    "%00",
+    "..",
+    ".",
+    "%2F",
+    "%2e%2e",
+    "null",
+    "undefined",
+    "0",
+    "-1",
+    "x".repeat(300),
+  ),
 );
 const taskId = fc.oneof(
-  fc.constantFrom(() => ids.alice!, () => ids.bob!).map((id) => id()),
+  fc
+    .constantFrom(
+      () => ids.alice!,
+      () => ids.bob!,
+    )
+    .map((id) => id()),
   fc.uuid().map(String),
   fc.uuid().map((u) => u.toUpperCase()),
   segment,
@@ -84,22 +118,70 @@ const path = fc.oneof(
   fc.constantFrom("/health", "/health/ready", "/api", "/", "/api/tasks/x/y/z", "//api/tasks", "/API/TASKS"),
   fc.array(segment, { maxLength: 5 }).map((parts) => `/${parts.join("/")}`),
 );
-const queryKey = fc.oneof(fc.constantFrom("status", "sort", "order", "priority", "q", "limit", "offset", "limit[]", "__proto__", "constructor"), printable);
+const queryKey = fc.oneof(
+  fc.constantFrom("status", "sort", "order", "priority", "q", "limit", "offset", "limit[]", "__proto__", "constructor"),
+  printable,
+);
 const queryValue = fc.oneof(
-  fc.constantFrom("all", "pending", "completed", "created", "updated", "title", "due_date", "priority", "asc", "desc", "low", "medium", "high"),
+  fc.constantFrom(
+    "all",
+    "pending",
+    "completed",
+    "created",
+    "updated",
+    "title",
+    "due_date",
+    "priority",
+    "asc",
+    "desc",
+    "low",
+    "medium",
+    "high",
+  ),
   fc.integer().map(String),
-  fc.constantFrom("1", "500", "501", "0", "-0", "1e2", "0x10", " 5", "5 ", "9".repeat(30), "NaN", "Infinity", "%", "%zz", "%_\\"),
+  fc.constantFrom(
+    "1",
+    "500",
+    "501",
+    "0",
+    "-0",
+    "1e2",
+    "0x10",
+    " 5",
+    "5 ",
+    "9".repeat(30),
+    "NaN",
+    "Infinity",
+    "%",
+    "%zz",
+    "%_\\",
+  ),
   anyText,
 );
 const query = fc.oneof(
   fc.constant(""),
-  fc.array(fc.tuple(queryKey, queryValue, fc.boolean()), { maxLength: 6 }).map(
-    (pairs) => `?${pairs.map(([k, v, raw]) => (raw ? `${k}=${v}` : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)).join("&")}`,
-  ),
+  fc
+    .array(fc.tuple(queryKey, queryValue, fc.boolean()), { maxLength: 6 })
+    .map(
+      (pairs) =>
+        `?${pairs.map(([k, v, raw]) => (raw ? `${k}=${v}` : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)).join("&")}`,
+    ),
 );
 const fieldValue = fc.oneof(
   anyText,
-  fc.constantFrom("", " ", "   x   ", "low", "medium", "high", "2026-12-01", "2026-12-01T17:00:00Z", "2026-02-30", "0000-01-01", "x".repeat(201)),
+  fc.constantFrom(
+    "",
+    " ",
+    "   x   ",
+    "low",
+    "medium",
+    "high",
+    "2026-12-01",
+    "2026-12-01T17:00:00Z",
+    "2026-02-30",
+    "0000-01-01",
+    "x".repeat(201),
+  ),
   fc.integer(),
   fc.double(),
   fc.boolean(),
@@ -126,7 +208,9 @@ const body: fc.Arbitrary<string | Uint8Array | undefined> = fc.oneof(
   taskLike.map((value) => JSON.stringify(value)),
   fc.jsonValue().map((value) => JSON.stringify(value)),
   anyText,
-  fc.uint8Array({ maxLength: 64 }).map((bytes) => new Uint8Array([0x7b, 0x22, 0x74, 0x22, 0x3a, 0x22, ...bytes, 0xff, 0xfe, 0x22, 0x7d])),
+  fc
+    .uint8Array({ maxLength: 64 })
+    .map((bytes) => new Uint8Array([0x7b, 0x22, 0x74, 0x22, 0x3a, 0x22, ...bytes, 0xff, 0xfe, 0x22, 0x7d])),
   fc.integer({ min: 1, max: 30_000 }).map(nested),
   // At most 64 KiB: a larger body never reaches the app over the wire (test/http-limits.test.ts).
   fc.integer({ min: 1, max: 6500 }).map((depth) => `${'{"title":'.repeat(depth)}"x"${"}".repeat(depth)}`),
@@ -151,7 +235,13 @@ const contentType = fc.option(
 const authorization = fc.option(
   fc.oneof(
     fc.constantFrom("alice", "bob", "expired", "forged", "notYet", "noSub").map((name) => `Bearer ${tokens[name]}`),
-    fc.constantFrom("Bearer", "Bearer ", "bearer x.y.z", "Basic YWxpY2U6cHc=", "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9."),
+    fc.constantFrom(
+      "Bearer",
+      "Bearer ",
+      "bearer x.y.z",
+      "Basic YWxpY2U6cHc=",
+      "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.",
+    ),
     printable.map((text) => `Bearer ${text}`),
     printable,
   ),
@@ -170,7 +260,17 @@ type HostileRequest = typeof hostileRequest extends fc.Arbitrary<infer T> ? T : 
 
 // --- what every answer must be ----------------------------------------------------------------
 
-const TASK_KEYS = ["completed", "created_at", "description", "due_date", "id", "priority", "title", "updated_at", "user_id"];
+const TASK_KEYS = [
+  "completed",
+  "created_at",
+  "description",
+  "due_date",
+  "id",
+  "priority",
+  "title",
+  "updated_at",
+  "user_id",
+];
 
 function expectTask(task: unknown, owner: string) {
   expect(task).toBeObject();
@@ -205,10 +305,14 @@ async function checkAnswer(r: HostileRequest) {
   if (res.status >= 400) {
     expect(res.headers.get("content-type"), where).toStartWith("application/json");
     const error = JSON.parse(text) as Record<string, unknown>;
-    expect(Object.keys(error).filter((k) => k !== "detail" && k !== "errors"), where).toEqual([]);
+    expect(
+      Object.keys(error).filter((k) => k !== "detail" && k !== "errors"),
+      where,
+    ).toEqual([]);
     expect(typeof error.detail === "string" && error.detail.length > 0, where).toBe(true);
     if (error.errors !== undefined) {
-      for (const e of error.errors as Record<string, unknown>[]) expect(Object.keys(e).sort(), where).toEqual(["field", "message"]);
+      for (const e of error.errors as Record<string, unknown>[])
+        expect(Object.keys(e).sort(), where).toEqual(["field", "message"]);
     }
     if (res.status === 401) expect(res.headers.get("www-authenticate"), where).toStartWith("Bearer");
     expect(text, where).not.toMatch(/\n\s+at |node_modules|select |insert |update .* set/i);
@@ -258,7 +362,15 @@ describe(`hostile input (${driver})`, () => {
       nested(30_000),
       `{"title": ${nested(20_000)}}`,
       `${'{"title":'.repeat(6000)}"x"${"}".repeat(6000)}`,
-      new Uint8Array([...new TextEncoder().encode('{"title":"'), 0xc3, 0x28, 0xa0, 0xa1, 0xff, ...new TextEncoder().encode('"}')]),
+      new Uint8Array([
+        ...new TextEncoder().encode('{"title":"'),
+        0xc3,
+        0x28,
+        0xa0,
+        0xa1,
+        0xff,
+        ...new TextEncoder().encode('"}'),
+      ]),
       new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode('{"title":"bom"}'), 0x80]),
     ];
     for (const raw of cases) {

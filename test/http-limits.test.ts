@@ -2,7 +2,7 @@
 // big, headers that are too big and clients that stall: things app.handle() never sees.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { testBinary } from "./binary.ts";
-import { rawHttp, startService, type RawExchange, type ServiceProcess } from "./faults.ts";
+import { type RawExchange, rawHttp, type ServiceProcess, startService } from "./faults.ts";
 import { driver, TEST_SECRET, tokenFor } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
@@ -35,7 +35,9 @@ describe.skipIf(driver !== "pglite" && !testBinary)("HTTP listener limits", () =
     const exchange = await rawHttp(
       port,
       (write) => {
-        write(`POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${10 * MiB}\r\n\r\n`);
+        write(
+          `POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${10 * MiB}\r\n\r\n`,
+        );
         write(new Uint8Array(LIMIT).fill(0x20));
       },
       10_000,
@@ -49,7 +51,9 @@ describe.skipIf(driver !== "pglite" && !testBinary)("HTTP listener limits", () =
     const exchange = await rawHttp(
       port,
       (write) => {
-        write(`POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
+        write(
+          `POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`,
+        );
         const chunk = new Uint8Array(16 * 1024).fill(0x20);
         for (let i = 0; i < 6; i++) {
           write(`${chunk.byteLength.toString(16)}\r\n`);
@@ -77,7 +81,11 @@ describe.skipIf(driver !== "pglite" && !testBinary)("HTTP listener limits", () =
   });
 
   test("a 64 KiB header gets 431 and the service keeps serving", async () => {
-    const exchange = await rawHttp(port, (write) => write(`GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: ${"a".repeat(LIMIT)}\r\n\r\n`), 10_000);
+    const exchange = await rawHttp(
+      port,
+      (write) => write(`GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: ${"a".repeat(LIMIT)}\r\n\r\n`),
+      10_000,
+    );
     expect(exchange.received).toStartWith("HTTP/1.1 431 ");
     const res = await fetch(`${service.url}/health`);
     expect(res.status).toBe(200);

@@ -47,37 +47,45 @@ async function stop(proc: ReturnType<typeof start>) {
 
 describe(`process (${driver})`, () => {
   // PGlite is one process's database by design; concurrent start-up only means something on PostgreSQL.
-  test.skipIf(driver !== "postgres")("4 processes started at once on an empty database all come up; migrations run once", async () => {
-    const database: TestDatabase = await freshDatabase({ migrated: false });
-    cleanups.push(() => database.close());
-    const sql = new SQL({ url: database.url!, max: 1 });
-    const procs = Array.from({ length: 4 }, () => start({ DATABASE_URL: database.url! }));
-    const urls = await Promise.all(procs.map(listeningUrl));
-    for (const url of urls) {
-      const res = await fetch(`${url}health/ready`);
-      expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ status: "ready", database: "up" });
-    }
-    expect(await Promise.all(procs.map(stop))).toEqual([0, 0, 0, 0]);
-    const [{ count }] = await sql`select count(*)::int as count from drizzle.__drizzle_migrations`;
-    // Once each: as many rows as migrations in drizzle/.
-    expect(count).toBe(journal.entries.length);
-    await sql.close();
-  }, 60_000);
+  test.skipIf(driver !== "postgres")(
+    "4 processes started at once on an empty database all come up; migrations run once",
+    async () => {
+      const database: TestDatabase = await freshDatabase({ migrated: false });
+      cleanups.push(() => database.close());
+      const sql = new SQL({ url: database.url!, max: 1 });
+      const procs = Array.from({ length: 4 }, () => start({ DATABASE_URL: database.url! }));
+      const urls = await Promise.all(procs.map(listeningUrl));
+      for (const url of urls) {
+        const res = await fetch(`${url}health/ready`);
+        expect(res.status).toBe(200);
+        expect(await res.json()).toEqual({ status: "ready", database: "up" });
+      }
+      expect(await Promise.all(procs.map(stop))).toEqual([0, 0, 0, 0]);
+      const [{ count }] = await sql`select count(*)::int as count from drizzle.__drizzle_migrations`;
+      // Once each: as many rows as migrations in drizzle/.
+      expect(count).toBe(journal.entries.length);
+      await sql.close();
+    },
+    60_000,
+  );
 
-  test.skipIf(driver !== "pglite")("the embedded database lives under DATA_DIR and survives a restart", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "todo-api-"));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const dataDir = join(dir, "nested", "data");
-    for (let run = 0; run < 2; run++) {
-      const proc = start({ DATA_DIR: dataDir });
-      const url = await listeningUrl(proc);
-      const res = await fetch(`${url}health/ready`);
-      expect(await res.json()).toEqual({ status: "ready", database: "up" });
-      expect(await stop(proc)).toBe(0);
-    }
-    expect(await Bun.file(join(dataDir, "PG_VERSION")).exists()).toBe(true);
-  }, 60_000);
+  test.skipIf(driver !== "pglite")(
+    "the embedded database lives under DATA_DIR and survives a restart",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "todo-api-"));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      const dataDir = join(dir, "nested", "data");
+      for (let run = 0; run < 2; run++) {
+        const proc = start({ DATA_DIR: dataDir });
+        const url = await listeningUrl(proc);
+        const res = await fetch(`${url}health/ready`);
+        expect(await res.json()).toEqual({ status: "ready", database: "up" });
+        expect(await stop(proc)).toBe(0);
+      }
+      expect(await Bun.file(join(dataDir, "PG_VERSION")).exists()).toBe(true);
+    },
+    60_000,
+  );
 
   test("a migration failure stops start-up with exit 1 and a clear message", async () => {
     const proc = start({ DATABASE_URL: "postgres://nobody@127.0.0.1:1/none" });

@@ -20,7 +20,8 @@ async function logged(method: string, path: string, options: Parameters<typeof r
   const res = await request(ctx.app, method, path, options);
   await res.arrayBuffer();
   const id = res.headers.get("x-request-id");
-  const mine = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((e) => e.request_id === id);
+  const mine = () =>
+    lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((e) => e.request_id === id);
   // onAfterResponse runs after the response is handed over.
   for (let waited = 0; waited < 1000 && !mine().some((e) => e.msg === "request"); waited += 5) await Bun.sleep(5);
   const entries = mine();
@@ -35,8 +36,25 @@ describe(`request log (${driver})`, () => {
     expect(id).toMatch(UUID);
     expect(requestLines).toHaveLength(1);
     const [line] = requestLines;
-    expect(Object.keys(line!).sort()).toEqual(["duration_ms", "level", "method", "msg", "request_id", "route", "status", "time", "user_id"]);
-    expect(line).toMatchObject({ level: "info", request_id: id, method: "GET", route: "/health", status: 200, user_id: null });
+    expect(Object.keys(line!).sort()).toEqual([
+      "duration_ms",
+      "level",
+      "method",
+      "msg",
+      "request_id",
+      "route",
+      "status",
+      "time",
+      "user_id",
+    ]);
+    expect(line).toMatchObject({
+      level: "info",
+      request_id: id,
+      method: "GET",
+      route: "/health",
+      status: 200,
+      user_id: null,
+    });
     expect(Date.parse(line!.time as string)).toBeGreaterThan(Date.now() - 60_000);
     expect(line!.duration_ms).toBeGreaterThanOrEqual(0);
   });
@@ -66,7 +84,13 @@ describe(`request log (${driver})`, () => {
 
   test("error responses carry the id and are logged with the status the client got", async () => {
     const token = await tokenFor("log-user-errors");
-    const cases: { method: string; path: string; options?: Parameters<typeof request>[3]; status: number; route: string | null }[] = [
+    const cases: {
+      method: string;
+      path: string;
+      options?: Parameters<typeof request>[3];
+      status: number;
+      route: string | null;
+    }[] = [
       { method: "GET", path: "/nowhere", status: 404, route: null },
       { method: "DELETE", path: "/health", status: 405, route: null },
       { method: "GET", path: "/api/tasks", status: 401, route: "/api/tasks" },
@@ -74,17 +98,32 @@ describe(`request log (${driver})`, () => {
       { method: "POST", path: "/api/tasks", options: { token, body: "{not json" }, status: 400, route: "/api/tasks" },
       { method: "POST", path: "/api/tasks", options: { token, body: { title: "" } }, status: 400, route: "/api/tasks" },
       { method: "GET", path: "/api/tasks?limit=0", options: { token }, status: 400, route: "/api/tasks" },
-      { method: "GET", path: `/api/tasks/${crypto.randomUUID()}`, options: { token }, status: 404, route: "/api/tasks/:id" },
+      {
+        method: "GET",
+        path: `/api/tasks/${crypto.randomUUID()}`,
+        options: { token },
+        status: 404,
+        route: "/api/tasks/:id",
+      },
       { method: "GET", path: "/api/someone-else/tasks", options: { token }, status: 403, route: "/api/:user_id/tasks" },
     ];
     // A Content-Length that lies only reaches app.handle(); over the wire (the binary pass) Bun's
     // listener answers it itself, before the app and its log (test/http-limits.test.ts).
     if (!testBinary) {
-      cases.push({ method: "POST", path: "/api/tasks", options: { token, body: "x", headers: { "content-length": String(10 * 1024 * 1024) } }, status: 413, route: null });
+      cases.push({
+        method: "POST",
+        path: "/api/tasks",
+        options: { token, body: "x", headers: { "content-length": String(10 * 1024 * 1024) } },
+        status: 413,
+        route: null,
+      });
     }
     for (const c of cases) {
       const { res, requestLines } = await logged(c.method, c.path, c.options);
-      expect({ case: `${c.method} ${c.path}`, status: res.status }).toEqual({ case: `${c.method} ${c.path}`, status: c.status });
+      expect({ case: `${c.method} ${c.path}`, status: res.status }).toEqual({
+        case: `${c.method} ${c.path}`,
+        status: c.status,
+      });
       expect(res.headers.get("content-type")).toStartWith("application/json");
       const id = res.headers.get("x-request-id");
       expect(id).toMatch(UUID);

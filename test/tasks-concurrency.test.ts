@@ -34,7 +34,9 @@ describe(`concurrent writes (${driver})`, () => {
 
   test("51 concurrent toggles end flipped", async () => {
     const task = await createTask(ctx.app, token);
-    await Promise.all(Array.from({ length: 51 }, () => call(ctx.app, token, "PATCH", `/api/tasks/${task.id}/complete`)));
+    await Promise.all(
+      Array.from({ length: 51 }, () => call(ctx.app, token, "PATCH", `/api/tasks/${task.id}/complete`)),
+    );
     expect((await call<Task>(ctx.app, token, "GET", `/api/tasks/${task.id}`)).body.completed).toBe(true);
   });
 
@@ -51,7 +53,9 @@ describe(`concurrent writes (${driver})`, () => {
   });
 
   test.each(["PATCH", "PUT"])("concurrent %s requests of different fields both survive", async (method) => {
-    const targets = await Promise.all(Array.from({ length: 10 }, () => createTask(ctx.app, token, { title: "before" })));
+    const targets = await Promise.all(
+      Array.from({ length: 10 }, () => createTask(ctx.app, token, { title: "before" })),
+    );
     await Promise.all(
       targets.flatMap((task) => [
         call(ctx.app, token, method, `/api/tasks/${task.id}`, { title: "renamed" }),

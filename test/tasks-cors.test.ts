@@ -19,7 +19,11 @@ afterAll(() => ctx.close());
 
 function preflight(origin: string, path: string, method: string) {
   return request(ctx.app, "OPTIONS", path, {
-    headers: { origin, "access-control-request-method": method, "access-control-request-headers": "authorization, content-type" },
+    headers: {
+      origin,
+      "access-control-request-method": method,
+      "access-control-request-headers": "authorization, content-type",
+    },
   });
 }
 
@@ -76,7 +80,11 @@ describe(`CORS (${driver})`, () => {
   });
 
   test("a create answer exposes Location", async () => {
-    const response = await request(ctx.app, "POST", "/api/tasks", { token, body: { title: "cors" }, headers: { origin: allowed[0]! } });
+    const response = await request(ctx.app, "POST", "/api/tasks", {
+      token,
+      body: { title: "cors" },
+      headers: { origin: allowed[0]! },
+    });
     expect(response.status).toBe(201);
     expect(response.headers.get("access-control-allow-origin")).toBe(allowed[0]!);
     expect(response.headers.get("access-control-expose-headers")!.toLowerCase()).toContain("location");
@@ -90,7 +98,11 @@ describe(`CORS (${driver})`, () => {
     ["404", "GET", `/api/tasks/${crypto.randomUUID()}`, undefined, true],
     ["405", "DELETE", "/api/tasks", undefined, true],
   ] as const)("an error answer (%s) carries the CORS headers too", async (status, method, path, body, withToken) => {
-    const response = await request(ctx.app, method, path, { token: withToken ? token : undefined, body, headers: { origin: allowed[0]! } });
+    const response = await request(ctx.app, method, path, {
+      token: withToken ? token : undefined,
+      body,
+      headers: { origin: allowed[0]! },
+    });
     expect(String(response.status)).toBe(status.slice(0, 3));
     expect(response.headers.get("access-control-allow-origin")).toBe(allowed[0]!);
     expect(response.headers.get("access-control-allow-credentials")).toBe("true");

@@ -5,7 +5,7 @@
 // the user's rows; whether those are read by index or by a sequential scan is the planner's call,
 // which depends on the user's share of the table.)
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { sql, type SQL } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { TaskListQuery } from "../src/modules/tasks/model.ts";
 import { listQuery } from "../src/modules/tasks/service.ts";
 import { driver, freshDatabase, type TestDatabase } from "./helpers.ts";
@@ -15,7 +15,9 @@ let database: TestDatabase;
 beforeAll(async () => {
   database = await freshDatabase();
   const { db } = database;
-  await db.execute(sql`insert into users (id) select 'user' || g from generate_series(1, 200) g union all select 'big'`);
+  await db.execute(
+    sql`insert into users (id) select 'user' || g from generate_series(1, 200) g union all select 'big'`,
+  );
   // Titles, priorities, due dates and timestamps vary; a third of the tasks are completed.
   const seed = (owner: SQL, count: number) => sql`
     insert into tasks (user_id, title, description, completed, priority, due_date, created_at, updated_at)
@@ -33,7 +35,10 @@ afterAll(() => database.close());
 async function plan(query: TaskListQuery): Promise<string> {
   const { sql: text, params } = listQuery(database.db, "big", query);
   const result = await database.db.execute(sql.raw(`explain (costs off) ${inline(text, params)}`));
-  const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as Record<string, string>[];
+  const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as Record<
+    string,
+    string
+  >[];
   return rows.map((row) => row["QUERY PLAN"]).join("\n");
 }
 
@@ -64,5 +69,4 @@ describe(`the list query plan for 10,000 tasks (${driver})`, () => {
     expect(text).not.toContain("Sort");
     expect(text).not.toContain("Seq Scan");
   });
-
 });

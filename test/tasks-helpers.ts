@@ -25,7 +25,11 @@ export async function call<T = unknown>(
 ): Promise<Answer<T>> {
   const response = await request(app, method, path, { token, body, headers });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, body: (text === "" ? undefined : JSON.parse(text)) as T };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (text === "" ? undefined : JSON.parse(text)) as T,
+  };
 }
 
 /** Creates a task through the API and returns it. */
@@ -41,7 +45,9 @@ export async function fingerprint(db: Database): Promise<string> {
     select (select md5(coalesce(string_agg(t::text, ',' order by t.id), '')) from tasks t)
         || (select md5(coalesce(string_agg(u::text, ',' order by u.id), '')) from users u) as digest`);
   // Bun.SQL answers rows, PGlite an object holding them.
-  const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as { digest: string }[];
+  const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as {
+    digest: string;
+  }[];
   return rows[0]!.digest;
 }
 

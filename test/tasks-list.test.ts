@@ -14,7 +14,18 @@ let seeded: Task[];
 const minute = (n: number) => new Date(Date.UTC(2026, 10, 1, 12, n));
 // Letters only: PostgreSQL's collation and JavaScript agree on their order.
 const titles = ["apple", "Apple", "banana", "Cherry", "cherry", "date", "Elder", "fig", "apple", "grape", "Banana"];
-const descriptions = [null, "50% off", "5 percent off", "under_score", "underXscore", "back\\slash", "plain", "PERCENT", null, "%"];
+const descriptions = [
+  null,
+  "50% off",
+  "5 percent off",
+  "under_score",
+  "underXscore",
+  "back\\slash",
+  "plain",
+  "PERCENT",
+  null,
+  "%",
+];
 const priorities = [null, "low", "medium", "high"] as const;
 
 beforeAll(async () => {
@@ -68,10 +79,21 @@ function expectedOrder(list: Task[], sort: Sort, order: "asc" | "desc"): string[
 
 async function list(query: string): Promise<{ ids: string[]; tasks: Task[]; total: number; status: number }> {
   const answer = await call<Task[]>(ctx.app, token, "GET", `/api/tasks?${query}`);
-  return { status: answer.status, tasks: answer.body, ids: answer.body.map((task) => task.id), total: Number(answer.headers.get("x-total-count")) };
+  return {
+    status: answer.status,
+    tasks: answer.body,
+    ids: answer.body.map((task) => task.id),
+    total: Number(answer.headers.get("x-total-count")),
+  };
 }
 
-const defaults: Record<Sort, "asc" | "desc"> = { created: "desc", updated: "desc", priority: "desc", title: "asc", due_date: "asc" };
+const defaults: Record<Sort, "asc" | "desc"> = {
+  created: "desc",
+  updated: "desc",
+  priority: "desc",
+  title: "asc",
+  due_date: "asc",
+};
 const sorts = Object.keys(defaults) as Sort[];
 
 describe(`sorting (${driver})`, () => {
@@ -149,7 +171,9 @@ describe(`paging (${driver})`, () => {
   test("limit defaults to 100 and stops at 500", async () => {
     const many = await tokenFor("many");
     await call(ctx.app, many, "GET", "/api/tasks");
-    await ctx.db.insert(tasks).values(Array.from({ length: 501 }, (_, i) => ({ userId: "many", title: `t${i}`, createdAt: minute(i % 7) })));
+    await ctx.db
+      .insert(tasks)
+      .values(Array.from({ length: 501 }, (_, i) => ({ userId: "many", title: `t${i}`, createdAt: minute(i % 7) })));
     const answer = await call<Task[]>(ctx.app, many, "GET", "/api/tasks");
     expect(answer.body).toHaveLength(100);
     expect(answer.headers.get("x-total-count")).toBe("501");
@@ -184,7 +208,8 @@ describe(`filters (${driver})`, () => {
   });
 
   const includes = (text: string) => (task: Task) =>
-    task.title.toLowerCase().includes(text.toLowerCase()) || (task.description ?? "").toLowerCase().includes(text.toLowerCase());
+    task.title.toLowerCase().includes(text.toLowerCase()) ||
+    (task.description ?? "").toLowerCase().includes(text.toLowerCase());
 
   test.each([
     ["a word in titles, any case", "APPLE"],
@@ -208,7 +233,11 @@ describe(`filters (${driver})`, () => {
   });
 
   test("q combines with status, priority, sort and paging", async () => {
-    const all = expectedOrder(seeded.filter((task) => includes("e")(task) && !task.completed && task.priority === "high"), "title", "desc");
+    const all = expectedOrder(
+      seeded.filter((task) => includes("e")(task) && !task.completed && task.priority === "high"),
+      "title",
+      "desc",
+    );
     expect(all.length).toBeGreaterThan(3);
     const page = await list("q=e&status=pending&priority=high&sort=title&order=desc&limit=2&offset=1");
     expect(page.ids).toEqual(all.slice(1, 3));

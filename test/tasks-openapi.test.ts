@@ -39,12 +39,18 @@ const operations = [
   ["patch", "/tasks/{id}/complete", 200],
 ] as const;
 const shapes = ["/api", "/api/{user_id}"];
-const every = shapes.flatMap((prefix) => operations.map(([method, path, success]) => [method, `${prefix}${path}`, success] as const));
+const every = shapes.flatMap((prefix) =>
+  operations.map(([method, path, success]) => [method, `${prefix}${path}`, success] as const),
+);
 
 describe(`OpenAPI document (${driver})`, () => {
   test("lists exactly the task paths of both shapes, beside health", () => {
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ["/health", "/health/ready", ...shapes.flatMap((prefix) => ["/tasks", "/tasks/{id}", "/tasks/{id}/complete"].map((p) => prefix + p))].sort(),
+      [
+        "/health",
+        "/health/ready",
+        ...shapes.flatMap((prefix) => ["/tasks", "/tasks/{id}", "/tasks/{id}/complete"].map((p) => prefix + p)),
+      ].sort(),
     );
     expect(doc.openapi).toMatch(/^3\./);
   });
@@ -54,43 +60,86 @@ describe(`OpenAPI document (${driver})`, () => {
     expect(operation.summary).toBeString();
     const statuses = Object.keys(operation.responses).sort();
     const takesBody = ["post", "put", "patch"].includes(method);
-    const errors = ["401", "403", "404", "503", ...(takesBody ? ["400", "413"] : method === "get" && !path.endsWith("}") ? ["400"] : [])];
+    const errors = [
+      "401",
+      "403",
+      "404",
+      "503",
+      ...(takesBody ? ["400", "413"] : method === "get" && !path.endsWith("}") ? ["400"] : []),
+    ];
     expect(statuses).toEqual([String(success), ...errors].sort());
-    for (const status of errors) expect(operation.responses[status]!.content!["application/json"]!.schema).toMatchObject({ type: "object" });
+    for (const status of errors)
+      expect(operation.responses[status]!.content!["application/json"]!.schema).toMatchObject({ type: "object" });
   });
 
   test.each(every)("%s %s: path parameters", (method, path) => {
     const operation = doc.paths[path]![method]!;
-    const inPath = (operation.parameters ?? []).filter((parameter) => parameter.in === "path").map((parameter) => parameter.name);
+    const inPath = (operation.parameters ?? [])
+      .filter((parameter) => parameter.in === "path")
+      .map((parameter) => parameter.name);
     expect(inPath.sort()).toEqual([...path.matchAll(/\{(\w+)\}/g)].map((match) => match[1]!).sort());
   });
 
   test.each(shapes)("GET %s/tasks documents every query parameter", (prefix) => {
     const parameters = doc.paths[`${prefix}/tasks`]!.get!.parameters!.filter((parameter) => parameter.in === "query");
-    expect(parameters.map((parameter) => parameter.name).sort()).toEqual(["limit", "offset", "order", "priority", "q", "sort", "status"]);
+    expect(parameters.map((parameter) => parameter.name).sort()).toEqual([
+      "limit",
+      "offset",
+      "order",
+      "priority",
+      "q",
+      "sort",
+      "status",
+    ]);
     const byName = Object.fromEntries(parameters.map((parameter) => [parameter.name, parameter]));
     expect(byName.status!.schema).toMatchObject({ enum: ["all", "pending", "completed"], default: "all" });
-    expect(byName.sort!.schema).toMatchObject({ enum: ["created", "updated", "title", "due_date", "priority"], default: "created" });
-    expect(byName.order!.schema).toMatchObject({ enum: ["asc", "desc"], description: expect.stringContaining("come last") });
+    expect(byName.sort!.schema).toMatchObject({
+      enum: ["created", "updated", "title", "due_date", "priority"],
+      default: "created",
+    });
+    expect(byName.order!.schema).toMatchObject({
+      enum: ["asc", "desc"],
+      description: expect.stringContaining("come last"),
+    });
     expect(byName.limit!.schema).toMatchObject({ default: "100" });
     expect(parameters.every((parameter) => !parameter.required)).toBe(true);
   });
 
-  test.each(shapes.flatMap((prefix) => [`${prefix}/tasks`, `${prefix}/tasks/{id}`]))("%s: JSON request bodies with examples", (path) => {
-    for (const [method, operation] of Object.entries(doc.paths[path]!)) {
-      if (!["post", "put", "patch"].includes(method)) continue;
-      const schema = operation.requestBody!.content["application/json"]!.schema;
-      expect(Object.keys(schema.properties as object).sort()).toEqual(["completed", "description", "due_date", "priority", "title"]);
-      expect(schema.examples).toBeArray();
-    }
-  });
+  test.each(shapes.flatMap((prefix) => [`${prefix}/tasks`, `${prefix}/tasks/{id}`]))(
+    "%s: JSON request bodies with examples",
+    (path) => {
+      for (const [method, operation] of Object.entries(doc.paths[path]!)) {
+        if (!["post", "put", "patch"].includes(method)) continue;
+        const schema = operation.requestBody!.content["application/json"]!.schema;
+        expect(Object.keys(schema.properties as object).sort()).toEqual([
+          "completed",
+          "description",
+          "due_date",
+          "priority",
+          "title",
+        ]);
+        expect(schema.examples).toBeArray();
+      }
+    },
+  );
 
   test("the task schema in answers has every field, with an example", () => {
     const schema = doc.paths["/api/tasks/{id}"]!.get!.responses["200"]!.content!["application/json"]!.schema;
-    expect(Object.keys(schema.properties as object).sort()).toEqual(
-      ["completed", "created_at", "description", "due_date", "id", "priority", "title", "updated_at", "user_id"],
-    );
-    expect((schema.examples as unknown[])[0]).toMatchObject({ id: expect.any(String), due_date: "2026-12-01T17:00:00.000Z" });
+    expect(Object.keys(schema.properties as object).sort()).toEqual([
+      "completed",
+      "created_at",
+      "description",
+      "due_date",
+      "id",
+      "priority",
+      "title",
+      "updated_at",
+      "user_id",
+    ]);
+    expect((schema.examples as unknown[])[0]).toMatchObject({
+      id: expect.any(String),
+      due_date: "2026-12-01T17:00:00.000Z",
+    });
   });
 
   test("the bearer scheme is declared and required by default", () => {

@@ -13,14 +13,20 @@ let task: Task;
 beforeAll(async () => {
   ctx = await testApp();
   token = await tokenFor("valerie");
-  task = await createTask(ctx.app, token, { title: "the original", description: "as it was", priority: "low", due_date: "2026-06-01" });
+  task = await createTask(ctx.app, token, {
+    title: "the original",
+    description: "as it was",
+    priority: "low",
+    due_date: "2026-06-01",
+  });
 }, 60_000);
 afterAll(() => ctx.close());
 
 const TITLE = "must be 1 to 200 characters long after trimming whitespace";
 const DESCRIPTION = "must be a string of at most 1000 characters, or null";
 const PRIORITY = "must be one of low, medium, high, or null";
-const DUE_DATE = "must be an ISO 8601 date-time with a time zone (2026-12-01T17:00:00Z) or a date (2026-12-01), or null";
+const DUE_DATE =
+  "must be an ISO 8601 date-time with a time zone (2026-12-01T17:00:00Z) or a date (2026-12-01), or null";
 
 /** Fields and what the API answers for them, on create (title added when absent) and on update. */
 const accepted: [string, Record<string, unknown>, Record<string, unknown>][] = [
@@ -39,12 +45,20 @@ const accepted: [string, Record<string, unknown>, Record<string, unknown>][] = [
   ["a date-time in UTC", { due_date: "2026-12-01T17:00:00Z" }, { due_date: "2026-12-01T17:00:00.000Z" }],
   ["a date-time with milliseconds", { due_date: "2026-12-01T17:00:00.123Z" }, { due_date: "2026-12-01T17:00:00.123Z" }],
   ["a date-time with an offset", { due_date: "2026-12-01T17:00:00.5+02:00" }, { due_date: "2026-12-01T15:00:00.500Z" }],
-  ["a date-time with a negative offset", { due_date: "2026-12-31T23:30:00-01:00" }, { due_date: "2027-01-01T00:30:00.000Z" }],
+  [
+    "a date-time with a negative offset",
+    { due_date: "2026-12-31T23:30:00-01:00" },
+    { due_date: "2027-01-01T00:30:00.000Z" },
+  ],
   ["a date-time without seconds", { due_date: "2026-12-01T17:05Z" }, { due_date: "2026-12-01T17:05:00.000Z" }],
   ["Feb 29 of a leap year", { due_date: "2028-02-29" }, { due_date: "2028-02-29T00:00:00.000Z" }],
   ["Feb 29 of 2000", { due_date: "2000-02-29" }, { due_date: "2000-02-29T00:00:00.000Z" }],
   ["the first day of year 1000", { due_date: "1000-01-01" }, { due_date: "1000-01-01T00:00:00.000Z" }],
-  ["extra fraction digits, cut to milliseconds", { due_date: "2026-12-01T17:00:00.123999Z" }, { due_date: "2026-12-01T17:00:00.123Z" }],
+  [
+    "extra fraction digits, cut to milliseconds",
+    { due_date: "2026-12-01T17:00:00.123999Z" },
+    { due_date: "2026-12-01T17:00:00.123Z" },
+  ],
   ["the last instant of year 9999", { due_date: "9999-12-31T23:59:59.999Z" }, { due_date: "9999-12-31T23:59:59.999Z" }],
   ["a null due date", { due_date: null }, { due_date: null }],
   ["completed true", { completed: true }, { completed: true }],
@@ -110,15 +124,34 @@ describe(`create: every field rule (${driver})`, () => {
   });
 
   test("a missing title is a 400: title is required", async () => {
-    const answer = await unchanged(ctx.db, () => call(ctx.app, token, "POST", "/api/tasks", { description: "no title" }));
-    expect(answer).toMatchObject({ status: 400, body: { detail: "Invalid request body", errors: [{ field: "title", message: "is required" }] } });
+    const answer = await unchanged(ctx.db, () =>
+      call(ctx.app, token, "POST", "/api/tasks", { description: "no title" }),
+    );
+    expect(answer).toMatchObject({
+      status: 400,
+      body: { detail: "Invalid request body", errors: [{ field: "title", message: "is required" }] },
+    });
   });
 
   test("every bad field is named at once", async () => {
-    const body = { title: " ", description: "d".repeat(1001), completed: "no", priority: "urgent", due_date: "2026-02-30" };
-    const answer = await unchanged(ctx.db, () => call<{ errors: { field: string }[] }>(ctx.app, token, "POST", "/api/tasks", body));
+    const body = {
+      title: " ",
+      description: "d".repeat(1001),
+      completed: "no",
+      priority: "urgent",
+      due_date: "2026-02-30",
+    };
+    const answer = await unchanged(ctx.db, () =>
+      call<{ errors: { field: string }[] }>(ctx.app, token, "POST", "/api/tasks", body),
+    );
     expect(answer.status).toBe(400);
-    expect(answer.body.errors.map((error) => error.field).sort()).toEqual(["completed", "description", "due_date", "priority", "title"]);
+    expect(answer.body.errors.map((error) => error.field).sort()).toEqual([
+      "completed",
+      "description",
+      "due_date",
+      "priority",
+      "title",
+    ]);
   });
 });
 
@@ -137,7 +170,9 @@ describe.each(["PUT", "PATCH"])(`%s: every field rule (${driver})`, (method) => 
   });
 
   test("one bad field refuses the whole update", async () => {
-    const answer = await unchanged(ctx.db, () => call(ctx.app, token, method, `/api/tasks/${task.id}`, { title: "fine", priority: "urgent" }));
+    const answer = await unchanged(ctx.db, () =>
+      call(ctx.app, token, method, `/api/tasks/${task.id}`, { title: "fine", priority: "urgent" }),
+    );
     expect(answer.status).toBe(400);
     expect((await call<Task>(ctx.app, token, "GET", `/api/tasks/${task.id}`)).body).toEqual(task);
   });
@@ -150,7 +185,10 @@ describe(`PATCH .../complete: the body (${driver})`, () => {
     ["null", { completed: null }],
   ])("completed as %s is a 400, the task unchanged", async (_, body) => {
     const answer = await unchanged(ctx.db, () => call(ctx.app, token, "PATCH", `/api/tasks/${task.id}/complete`, body));
-    expect(answer).toMatchObject({ status: 400, body: { errors: [{ field: "completed", message: "must be true or false" }] } });
+    expect(answer).toMatchObject({
+      status: 400,
+      body: { errors: [{ field: "completed", message: "must be true or false" }] },
+    });
   });
 });
 
@@ -228,14 +266,31 @@ describe(`list query parameters (${driver})`, () => {
   });
 
   test("every bad parameter is named at once", async () => {
-    const answer = await call<{ errors: { field: string }[] }>(ctx.app, token, "GET", "/api/tasks?status=x&sort=y&order=z&priority=w&limit=0&offset=-1");
-    expect(answer.body.errors.map((error) => error.field).sort()).toEqual(["limit", "offset", "order", "priority", "sort", "status"]);
+    const answer = await call<{ errors: { field: string }[] }>(
+      ctx.app,
+      token,
+      "GET",
+      "/api/tasks?status=x&sort=y&order=z&priority=w&limit=0&offset=-1",
+    );
+    expect(answer.body.errors.map((error) => error.field).sort()).toEqual([
+      "limit",
+      "offset",
+      "order",
+      "priority",
+      "sort",
+      "status",
+    ]);
   });
 
-  test.each(["limit=1", "limit=500", "offset=0", "offset=9007199254740991", "limit=007", "q=", "status=all&sort=created&order=desc"])(
-    "?%s is accepted",
-    async (query) => {
-      expect((await call(ctx.app, token, "GET", `/api/tasks?${query}`)).status).toBe(200);
-    },
-  );
+  test.each([
+    "limit=1",
+    "limit=500",
+    "offset=0",
+    "offset=9007199254740991",
+    "limit=007",
+    "q=",
+    "status=all&sort=created&order=desc",
+  ])("?%s is accepted", async (query) => {
+    expect((await call(ctx.app, token, "GET", `/api/tasks?${query}`)).status).toBe(200);
+  });
 });

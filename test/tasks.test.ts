@@ -5,7 +5,7 @@ import { eq } from "drizzle-orm";
 import { tasks } from "../src/db/schema.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
 import { driver, testApp, tokenFor } from "./helpers.ts";
-import { call, createTask, ISO_INSTANT, unchanged, UUID } from "./tasks-helpers.ts";
+import { call, createTask, ISO_INSTANT, UUID, unchanged } from "./tasks-helpers.ts";
 
 let ctx: Awaited<ReturnType<typeof testApp>>;
 let alice: string;
@@ -48,7 +48,13 @@ describe.each(shapes)(`tasks at %s (${driver})`, (_, base) => {
   });
 
   test("POST stores every writable field", async () => {
-    const body = { title: "Plan", description: "two pages", completed: true, priority: "high", due_date: "2026-12-01T17:00:00Z" };
+    const body = {
+      title: "Plan",
+      description: "two pages",
+      completed: true,
+      priority: "high",
+      due_date: "2026-12-01T17:00:00Z",
+    };
     const { status, body: task } = await call<Task>(ctx.app, alice, "POST", base, body);
     expect(status).toBe(201);
     expect(task).toMatchObject({ ...body, due_date: "2026-12-01T17:00:00.000Z", user_id: "alice" });
@@ -71,10 +77,23 @@ describe.each(shapes)(`tasks at %s (${driver})`, (_, base) => {
   });
 
   test.each(["PUT", "PATCH"])("%s writes only the fields given; null clears; updated_at moves", async (method) => {
-    const task = await createTask(ctx.app, alice, { title: "before", description: "keep me", priority: "low", due_date: "2026-12-01" });
-    const answer = await call<Task>(ctx.app, alice, method, `${base}/${task.id}`, { title: "  after  ", priority: null });
+    const task = await createTask(ctx.app, alice, {
+      title: "before",
+      description: "keep me",
+      priority: "low",
+      due_date: "2026-12-01",
+    });
+    const answer = await call<Task>(ctx.app, alice, method, `${base}/${task.id}`, {
+      title: "  after  ",
+      priority: null,
+    });
     expect(answer.status).toBe(200);
-    expect(answer.body).toEqual({ ...task, title: "after", priority: null, updated_at: expect.stringMatching(ISO_INSTANT) });
+    expect(answer.body).toEqual({
+      ...task,
+      title: "after",
+      priority: null,
+      updated_at: expect.stringMatching(ISO_INSTANT),
+    });
     expect(Date.parse(answer.body.updated_at)).toBeGreaterThan(Date.parse(task.updated_at));
     const [row] = await ctx.db.select().from(tasks).where(eq(tasks.id, task.id));
     expect(row).toMatchObject({ title: "after", description: "keep me", priority: null });
@@ -83,11 +102,27 @@ describe.each(shapes)(`tasks at %s (${driver})`, (_, base) => {
 
   test.each(["PUT", "PATCH"])("%s with every field, then clearing every optional one", async (method) => {
     const task = await createTask(ctx.app, alice);
-    const all = { title: "all", description: "d", completed: true, priority: "medium", due_date: "2027-01-02T03:04:05.678+01:00" };
+    const all = {
+      title: "all",
+      description: "d",
+      completed: true,
+      priority: "medium",
+      due_date: "2027-01-02T03:04:05.678+01:00",
+    };
     const set = await call<Task>(ctx.app, alice, method, `${base}/${task.id}`, all);
     expect(set.body).toMatchObject({ ...all, due_date: "2027-01-02T02:04:05.678Z" });
-    const cleared = await call<Task>(ctx.app, alice, method, `${base}/${task.id}`, { description: null, priority: null, due_date: null });
-    expect(cleared.body).toMatchObject({ title: "all", completed: true, description: null, priority: null, due_date: null });
+    const cleared = await call<Task>(ctx.app, alice, method, `${base}/${task.id}`, {
+      description: null,
+      priority: null,
+      due_date: null,
+    });
+    expect(cleared.body).toMatchObject({
+      title: "all",
+      completed: true,
+      description: null,
+      priority: null,
+      due_date: null,
+    });
   });
 
   test.each(["PUT", "PATCH"])("%s with an empty object changes nothing", async (method) => {
@@ -116,7 +151,10 @@ describe.each(shapes)(`tasks at %s (${driver})`, (_, base) => {
   test("DELETE answers 204 with no body, and the task is gone", async () => {
     const task = await createTask(ctx.app, alice);
     const response = await ctx.app.handle(
-      new Request(`http://localhost${base}/${task.id}`, { method: "DELETE", headers: { authorization: `Bearer ${alice}` } }),
+      new Request(`http://localhost${base}/${task.id}`, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${alice}` },
+      }),
     );
     expect(response.status).toBe(204);
     expect(await response.text()).toBe("");
@@ -155,7 +193,12 @@ describe(`isolation between users (${driver})`, () => {
   ])("another user's task is a 403 on every route of %s, and stays as it was", async (_, base) => {
     for (const [method, path, body] of routes(base, aliceTask.id)) {
       const answer = await unchanged(ctx.db, () => call(ctx.app, bob, method, path, body));
-      expect([method, path, answer.status, answer.body]).toEqual([method, path, 403, { detail: "Not authorized to access this task" }]);
+      expect([method, path, answer.status, answer.body]).toEqual([
+        method,
+        path,
+        403,
+        { detail: "Not authorized to access this task" },
+      ]);
     }
   });
 
@@ -187,7 +230,12 @@ describe(`isolation between users (${driver})`, () => {
     ] as const;
     for (const [method, path, body] of requests) {
       const answer = await unchanged(ctx.db, () => call(ctx.app, bob, method, path, body));
-      expect([method, path, answer.status, answer.body]).toEqual([method, path, 403, { detail: "Not authorized to access this user's tasks" }]);
+      expect([method, path, answer.status, answer.body]).toEqual([
+        method,
+        path,
+        403,
+        { detail: "Not authorized to access this user's tasks" },
+      ]);
     }
   });
 
@@ -202,7 +250,12 @@ describe(`isolation between users (${driver})`, () => {
   });
 
   test("user_id, id and timestamps in a create body are ignored", async () => {
-    const planted = { id: crypto.randomUUID(), user_id: "alice", created_at: "2000-01-01T00:00:00.000Z", updated_at: "2000-01-01T00:00:00.000Z" };
+    const planted = {
+      id: crypto.randomUUID(),
+      user_id: "alice",
+      created_at: "2000-01-01T00:00:00.000Z",
+      updated_at: "2000-01-01T00:00:00.000Z",
+    };
     const answer = await call<Task>(ctx.app, bob, "POST", "/api/tasks", { title: "mine", ...planted, colour: "red" });
     expect(answer.status).toBe(201);
     expect(answer.body.user_id).toBe("bob");
@@ -213,23 +266,48 @@ describe(`isolation between users (${driver})`, () => {
     expect(row!.userId).toBe("bob");
   });
 
-  test.each(["PUT", "PATCH"])("user_id, id and timestamps in a %s body are ignored: a task never moves", async (method) => {
-    const task = await createTask(ctx.app, bob);
-    const planted = { id: aliceTask.id, user_id: "alice", created_at: "2000-01-01T00:00:00.000Z", updated_at: "2000-01-01T00:00:00.000Z" };
-    const answer = await call<Task>(ctx.app, bob, method, `/api/tasks/${task.id}`, { ...planted, title: "still bob's" });
-    expect(answer.status).toBe(200);
-    expect(answer.body).toMatchObject({ id: task.id, user_id: "bob", title: "still bob's", created_at: task.created_at });
-    const [row] = await ctx.db.select().from(tasks).where(eq(tasks.id, task.id));
-    expect(row!.userId).toBe("bob");
-    const [untouched] = await ctx.db.select().from(tasks).where(eq(tasks.id, aliceTask.id));
-    expect(untouched).toMatchObject({ userId: "alice", title: "alice's secret" });
-  });
+  test.each(["PUT", "PATCH"])(
+    "user_id, id and timestamps in a %s body are ignored: a task never moves",
+    async (method) => {
+      const task = await createTask(ctx.app, bob);
+      const planted = {
+        id: aliceTask.id,
+        user_id: "alice",
+        created_at: "2000-01-01T00:00:00.000Z",
+        updated_at: "2000-01-01T00:00:00.000Z",
+      };
+      const answer = await call<Task>(ctx.app, bob, method, `/api/tasks/${task.id}`, {
+        ...planted,
+        title: "still bob's",
+      });
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({
+        id: task.id,
+        user_id: "bob",
+        title: "still bob's",
+        created_at: task.created_at,
+      });
+      const [row] = await ctx.db.select().from(tasks).where(eq(tasks.id, task.id));
+      expect(row!.userId).toBe("bob");
+      const [untouched] = await ctx.db.select().from(tasks).where(eq(tasks.id, aliceTask.id));
+      expect(untouched).toMatchObject({ userId: "alice", title: "alice's secret" });
+    },
+  );
 
   test.each(shapes)("every route of %s needs a token: 401 and nothing written", async (_, base) => {
     const task = await createTask(ctx.app, alice);
-    for (const [method, path, body] of [["GET", base, undefined], ["POST", base, { title: "x" }], ...routes(base, task.id)] as const) {
+    for (const [method, path, body] of [
+      ["GET", base, undefined],
+      ["POST", base, { title: "x" }],
+      ...routes(base, task.id),
+    ] as const) {
       const answer = await unchanged(ctx.db, () => call(ctx.app, undefined, method, path, body));
-      expect([method, path, answer.status, answer.body]).toEqual([method, path, 401, { detail: "Missing authentication token" }]);
+      expect([method, path, answer.status, answer.body]).toEqual([
+        method,
+        path,
+        401,
+        { detail: "Missing authentication token" },
+      ]);
       expect(answer.headers.get("www-authenticate")).toStartWith("Bearer");
     }
   });

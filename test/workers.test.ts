@@ -28,7 +28,14 @@ function freePort(): number {
 async function startTwoWorkers(url: string) {
   const port = freePort();
   const proc = Bun.spawn(["bun", "src/index.ts"], {
-    env: { PATH: process.env.PATH, PORT: String(port), HOST: "127.0.0.1", WORKERS: "2", DATABASE_URL: url, BETTER_AUTH_SECRET: TEST_SECRET },
+    env: {
+      PATH: process.env.PATH,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      WORKERS: "2",
+      DATABASE_URL: url,
+      BETTER_AUTH_SECRET: TEST_SECRET,
+    },
     stdout: "pipe",
     stderr: "pipe",
   });

@@ -4,8 +4,8 @@
 // Route matching and body parsing come even before `derive`; for those failures the root error
 // handler calls `authenticate` itself (see createApp), so 401 still comes first.
 import { Elysia } from "elysia";
-import { AuthError, type TokenVerifier } from "./verify.ts";
 import type { UserRegistry } from "./users.ts";
+import { AuthError, type TokenVerifier } from "./verify.ts";
 
 export interface AuthenticatedUser {
   id: string;
@@ -18,7 +18,11 @@ export function authentication(verify: TokenVerifier, registerUser: UserRegistry
   });
 }
 
-export async function authenticate(verify: TokenVerifier, registerUser: UserRegistry, header: string | null | undefined): Promise<AuthenticatedUser> {
+export async function authenticate(
+  verify: TokenVerifier,
+  registerUser: UserRegistry,
+  header: string | null | undefined,
+): Promise<AuthenticatedUser> {
   const token = header?.match(/^Bearer\s+(.*)$/i)?.[1]?.trim();
   if (!token) throw new AuthError("Missing authentication token");
   const claims = await verify(token);
@@ -32,6 +36,7 @@ export async function authenticate(verify: TokenVerifier, registerUser: UserRegi
  */
 export function authenticateUnder(prefix: string, verify: TokenVerifier, registerUser: UserRegistry) {
   return async (request: Request, path: string): Promise<void> => {
-    if (path === prefix || path.startsWith(`${prefix}/`)) await authenticate(verify, registerUser, request.headers.get("authorization"));
+    if (path === prefix || path.startsWith(`${prefix}/`))
+      await authenticate(verify, registerUser, request.headers.get("authorization"));
   };
 }

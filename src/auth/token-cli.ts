@@ -1,19 +1,22 @@
 // `bun run token -- --sub alice [--email a@x] [--name Alice] [--ttl 1h]` prints an HS256 token
 // signed with BETTER_AUTH_SECRET, for curl and scripts. Exit 2: bad arguments; 1: no usable secret.
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig, type AuthConfig } from "../config.ts";
+import { type AuthConfig, ConfigError, loadConfig } from "../config.ts";
 import { mintToken } from "./dev-token.ts";
 
 const USAGE = "usage: bun run token -- --sub <user id> [--email <email>] [--name <name>] [--ttl <30m|1h|7d>]";
 
 /** Prints the token on stdout, or what is wrong on stderr; returns the exit code. */
 export async function tokenCommand(args: string[], auth: AuthConfig): Promise<number> {
-  let values;
+  const options = {
+    sub: { type: "string" },
+    email: { type: "string" },
+    name: { type: "string" },
+    ttl: { type: "string", default: "1h" },
+  } as const;
+  let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options }>>["values"];
   try {
-    ({ values } = parseArgs({
-      args,
-      options: { sub: { type: "string" }, email: { type: "string" }, name: { type: "string" }, ttl: { type: "string", default: "1h" } },
-    }));
+    ({ values } = parseArgs({ args, options }));
   } catch (error) {
     console.error(`${(error as Error).message}\n${USAGE}`);
     return 2;
@@ -24,7 +27,9 @@ export async function tokenCommand(args: string[], auth: AuthConfig): Promise<nu
     return 2;
   }
   if (auth.secret === undefined || auth.generatedSecret) {
-    console.error("BETTER_AUTH_SECRET is not set: the server would not accept a token signed with anything else (put it in .env)");
+    console.error(
+      "BETTER_AUTH_SECRET is not set: the server would not accept a token signed with anything else (put it in .env)",
+    );
     return 1;
   }
   try {

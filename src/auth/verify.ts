@@ -8,10 +8,10 @@ import {
   createRemoteJWKSet,
   decodeProtectedHeader,
   errors,
-  jwtVerify,
   type JWTPayload,
   type JWTVerifyGetKey,
   type JWTVerifyOptions,
+  jwtVerify,
 } from "jose";
 import type { AuthConfig, KeySetConfig } from "../config.ts";
 import { HttpError } from "../http/errors.ts";
@@ -42,7 +42,9 @@ const JWKS_COOLDOWN_MS = 5_000;
 
 export class AuthError extends HttpError {
   constructor(detail: "Missing authentication token" | "Invalid token" | "Token has expired") {
-    super(401, detail, { "www-authenticate": detail === "Missing authentication token" ? "Bearer" : 'Bearer error="invalid_token"' });
+    super(401, detail, {
+      "www-authenticate": detail === "Missing authentication token" ? "Bearer" : 'Bearer error="invalid_token"',
+    });
   }
 }
 
@@ -63,7 +65,10 @@ interface Mode {
   options: JWTVerifyOptions;
 }
 
-export function createTokenVerifier(config: AuthConfig, { jwksCooldownMs = JWKS_COOLDOWN_MS }: VerifierOptions = {}): TokenVerifier {
+export function createTokenVerifier(
+  config: AuthConfig,
+  { jwksCooldownMs = JWKS_COOLDOWN_MS }: VerifierOptions = {},
+): TokenVerifier {
   const hmac = config.secret === undefined ? undefined : hmacMode(config.secret);
   const keySet = config.keySet && keySetMode(config.keySet, jwksCooldownMs);
   // A client sends the same token with every request until it expires (15 minutes for Better
@@ -86,7 +91,14 @@ export function createTokenVerifier(config: AuthConfig, { jwksCooldownMs = JWKS_
     } catch {
       throw new AuthError("Invalid token");
     }
-    const mode = typeof alg !== "string" ? undefined : HMAC_ALGORITHMS.includes(alg) ? hmac : KEY_SET_ALGORITHMS.includes(alg) ? keySet : undefined;
+    const mode =
+      typeof alg !== "string"
+        ? undefined
+        : HMAC_ALGORITHMS.includes(alg)
+          ? hmac
+          : KEY_SET_ALGORITHMS.includes(alg)
+            ? keySet
+            : undefined;
     if (!mode) throw new AuthError("Invalid token");
     try {
       const { payload } = await jwtVerify(token, mode.key, mode.options);
@@ -104,7 +116,10 @@ export function createTokenVerifier(config: AuthConfig, { jwksCooldownMs = JWKS_
   };
 }
 
-const commonOptions = { clockTolerance: CLOCK_TOLERANCE_SECONDS, requiredClaims: ["exp", "sub"] } satisfies JWTVerifyOptions;
+const commonOptions = {
+  clockTolerance: CLOCK_TOLERANCE_SECONDS,
+  requiredClaims: ["exp", "sub"],
+} satisfies JWTVerifyOptions;
 
 function hmacMode(secret: string): Mode {
   // Raw bytes, one key for all three hashes. Importing a CryptoKey per hash once instead was
@@ -129,7 +144,11 @@ function keySetMode(config: KeySetConfig, cooldownMs: number): Mode {
         return await remote(header, token);
       } catch (error) {
         // These say the token names no usable key; everything else is the fetch failing.
-        if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys || error instanceof errors.JOSENotSupported) {
+        if (
+          error instanceof errors.JWKSNoMatchingKey ||
+          error instanceof errors.JWKSMultipleMatchingKeys ||
+          error instanceof errors.JOSENotSupported
+        ) {
           throw error;
         }
         throw new VerificationUnavailableError(error);

@@ -4,8 +4,8 @@
 import { SQL } from "bun";
 import { drizzle as drizzleBunSql } from "drizzle-orm/bun-sql";
 import type { MigrationMeta } from "drizzle-orm/migrator";
-import { migrationFiles } from "./migration-files.ts" with { type: "macro" };
 import type { Database } from "./client.ts";
+import { migrationFiles } from "./migration-files.ts" with { type: "macro" };
 
 const migrations: MigrationMeta[] = migrationFiles();
 

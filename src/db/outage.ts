@@ -88,6 +88,7 @@ export function replaceablePool(open: () => SQL, deadlineMs: number): Replaceabl
       // Bun's queries are lazy: nothing is sent until then() or values() picks the result shape.
       const pending = pool.unsafe(query, params);
       return {
+        // biome-ignore lint/suspicious/noThenProperty: drizzle awaits the query it is given, so this must be a thenable
         then: (onFulfilled, onRejected) => withDeadline(pool, pending).then(onFulfilled, onRejected),
         values: () => withDeadline(pool, pending.values()),
       };

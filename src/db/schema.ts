@@ -19,7 +19,9 @@ export const priorities = ["low", "medium", "high"] as const;
 export type Priority = (typeof priorities)[number];
 
 // High first when sorting "desc"; tasks without a priority sort last either way.
-export const priorityRank = sql<number | null>`(case "priority" when 'high' then 3 when 'medium' then 2 when 'low' then 1 end)`;
+export const priorityRank = sql<
+  number | null
+>`(case "priority" when 'high' then 3 when 'medium' then 2 when 'low' then 1 end)`;
 
 export const tasks = pgTable(
   "tasks",

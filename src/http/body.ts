@@ -44,7 +44,8 @@ async function parseJsonObject({ request }: { request: Request }): Promise<unkno
   const text = await readBounded(request);
   if (text === "") return undefined;
   const body: unknown = JSON.parse(text);
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "Request body must be a JSON object");
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    throw new HttpError(400, "Request body must be a JSON object");
   return body;
 }
 

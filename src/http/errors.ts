@@ -3,8 +3,8 @@
 import { Elysia } from "elysia";
 import { isDatabaseUnavailable } from "../db/outage.ts";
 import type { Logger } from "./log.ts";
-import { fieldErrors } from "./validation.ts";
 import { requestId } from "./request-log.ts";
+import { fieldErrors } from "./validation.ts";
 
 export interface FieldError {
   field: string;
@@ -53,7 +53,9 @@ export function errorHandler(
   routes: () => readonly { method: string; path: string }[],
   authenticateFirst?: (request: Request, path: string) => Promise<void>,
 ) {
-  return new Elysia({ name: "error-handler" }).onError({ as: "global" }, async ({ code, error, request, path, set }) => {
+  return new Elysia({ name: "error-handler" }).onError(
+    { as: "global" },
+    async ({ code, error, request, path, set }) => {
       // set.status is what the request log reports; Elysia leaves it at 200 for NOT_FOUND, 422 for VALIDATION.
       const answer = (status: number, body: ErrorBody, headers?: Record<string, string>) => {
         set.status = status;
@@ -63,7 +65,13 @@ export function errorHandler(
       const failure = (thrown: unknown) => {
         const cause = isDatabaseUnavailable(thrown) ? new DatabaseUnavailableError(thrown) : thrown;
         if (cause instanceof HttpError) {
-          if (cause.status >= 500) log.error("request failed", { request_id: requestId(request), method: request.method, path, cause: cause.cause ?? cause });
+          if (cause.status >= 500)
+            log.error("request failed", {
+              request_id: requestId(request),
+              method: request.method,
+              path,
+              cause: cause.cause ?? cause,
+            });
           return answer(cause.status, { detail: cause.detail }, cause.headers);
         }
         log.error("unhandled error", { request_id: requestId(request), method: request.method, path, code, cause });
@@ -80,18 +88,24 @@ export function errorHandler(
       switch (code) {
         case "VALIDATION":
           if (error.type === "response") break; // our own output broke its schema: a 500
-          return answer(400, { detail: validationDetail[error.type] ?? "Invalid request", errors: describeFields(error) });
+          return answer(400, {
+            detail: validationDetail[error.type] ?? "Invalid request",
+            errors: describeFields(error),
+          });
         case "PARSE":
           // A route's own parser may refuse a body that is JSON but not what it takes.
           if (error.cause instanceof HttpError) return failure(error.cause);
           return answer(400, { detail: "Request body is not valid JSON" });
         case "NOT_FOUND": {
           const allow = allowedMethods(routes(), path, request.method);
-          return allow.length > 0 ? answer(405, { detail: "Method not allowed" }, { allow: allow.join(", ") }) : answer(404, { detail: "Not found" });
+          return allow.length > 0
+            ? answer(405, { detail: "Method not allowed" }, { allow: allow.join(", ") })
+            : answer(404, { detail: "Not found" });
         }
       }
       return failure(error);
-    });
+    },
+  );
 }
 
 /**
@@ -120,7 +134,9 @@ function pattern(path: string): RegExp {
   if (!re) {
     const source = path
       .split("/")
-      .map((part) => (part.startsWith(":") ? "[^/]+" : part === "*" ? ".*" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+      .map((part) =>
+        part.startsWith(":") ? "[^/]+" : part === "*" ? ".*" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
+      )
       .join("/");
     re = new RegExp(`^${source}/?$`);
     patterns.set(path, re);

@@ -29,7 +29,14 @@ function serializable(fields: LogFields): LogFields {
 function describeError(error: Error, depth = 0): LogFields {
   const described: LogFields =
     "query" in error && "params" in error
-      ? { name: "DrizzleQueryError", query: error.query, stack: error.stack?.split("\n").filter((line) => line.startsWith("    at ")).join("\n") }
+      ? {
+          name: "DrizzleQueryError",
+          query: error.query,
+          stack: error.stack
+            ?.split("\n")
+            .filter((line) => line.startsWith("    at "))
+            .join("\n"),
+        }
       : { name: error.name, message: error.message, stack: error.stack };
   // Bun's SQL errors: its own code (ERR_POSTGRES_…) and the server's SQLSTATE.
   for (const key of ["code", "errno"] as const) {
@@ -40,10 +47,15 @@ function describeError(error: Error, depth = 0): LogFields {
   return described;
 }
 
-export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stdout.write(line)): Logger {
-  const at = (name: Exclude<LogLevel, "silent">) => (msg: string, fields: LogFields = {}) => {
-    if (rank[name] < rank[level]) return;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level: name, msg, ...serializable(fields) })}\n`);
-  };
+export function createLogger(
+  level: LogLevel,
+  write: (line: string) => void = (line) => process.stdout.write(line),
+): Logger {
+  const at =
+    (name: Exclude<LogLevel, "silent">) =>
+    (msg: string, fields: LogFields = {}) => {
+      if (rank[name] < rank[level]) return;
+      write(`${JSON.stringify({ time: new Date().toISOString(), level: name, msg, ...serializable(fields) })}\n`);
+    };
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }

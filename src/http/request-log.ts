@@ -38,7 +38,11 @@ export function requestLog(log: Logger) {
       const trace = traces.get(request);
       if (!trace) return;
       const status =
-        responseValue instanceof Response ? responseValue.status : typeof set.status === "number" ? set.status : (StatusMap[set.status ?? "OK"] ?? 200);
+        responseValue instanceof Response
+          ? responseValue.status
+          : typeof set.status === "number"
+            ? set.status
+            : (StatusMap[set.status ?? "OK"] ?? 200);
       const user = (context as { user?: { id?: unknown } }).user;
       const fields = {
         request_id: trace.id,

@@ -22,7 +22,9 @@ function daysInMonth(year: number, month: number): number {
 export function parseDueDate(text: string): Date | undefined {
   const match = DATE_TIME.exec(text) ?? DATE.exec(text);
   if (!match) return undefined;
-  const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1, 7).map((part) => (part === undefined ? undefined : Number(part)));
+  const [year, month, day, hour = 0, minute = 0, second = 0] = match
+    .slice(1, 7)
+    .map((part) => (part === undefined ? undefined : Number(part)));
   const [fraction = "", , sign, zoneHours = "0", zoneMinutes = "0"] = match.slice(7);
   if (year === undefined || month === undefined || day === undefined) return undefined;
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;

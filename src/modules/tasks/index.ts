@@ -4,7 +4,15 @@ import { Elysia, t } from "elysia";
 import type { authentication } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
 import { HttpError } from "../../http/errors.ts";
-import { ErrorBody, Task, TaskCompletion, TaskCreate, TaskListQuery, TaskUpdate, ValidationErrorBody } from "./model.ts";
+import {
+  ErrorBody,
+  Task,
+  TaskCompletion,
+  TaskCreate,
+  TaskListQuery,
+  TaskUpdate,
+  ValidationErrorBody,
+} from "./model.ts";
 import { completeTask, createTask, deleteTask, getTask, listTasks, updateTask } from "./service.ts";
 
 type Authentication = ReturnType<typeof authentication>;
@@ -15,7 +23,10 @@ class ForeignUserError extends HttpError {
   }
 }
 
-const TaskId = t.String({ description: "The task's id (a UUID; anything else is a 404)", examples: ["6e38eb30-9039-4a7c-b64e-bca990ef7571"] });
+const TaskId = t.String({
+  description: "The task's id (a UUID; anything else is a 404)",
+  examples: ["6e38eb30-9039-4a7c-b64e-bca990ef7571"],
+});
 const UserId = t.String({ description: "Must be the token's `sub`", examples: ["PRFtYahHnGm9bx6StXSFrO1NfZEEy1Xj"] });
 
 const errors = {
@@ -27,82 +38,87 @@ const errors = {
 const bodyErrors = { 400: ValidationErrorBody, 413: ErrorBody, ...errors };
 
 function taskRoutes(auth: Authentication, db: Database) {
-  return (
-    new Elysia({ detail: { tags: ["Tasks"] } })
-      .use(auth)
-      .get(
-        "",
-        async ({ user, query, set }) => {
-          const page = await listTasks(db, user.id, query);
-          set.headers["x-total-count"] = String(page.total);
-          return page.tasks;
-        },
-        {
-          query: TaskListQuery,
-          response: { 200: t.Array(Task), 400: ValidationErrorBody, ...errors },
-          detail: {
-            summary: "List the caller's tasks",
-            description: "A plain array; the header `X-Total-Count` gives the number of matching tasks before `limit`/`offset`. Ties in any sort break by `created_at`, then `id`.",
-          },
-        },
-      )
-      .post(
-        "",
-        async ({ user, body, set, status }) => {
-          const task = await createTask(db, user.id, body);
-          set.headers.location = `/api/tasks/${task.id}`;
-          return status(201, task);
-        },
-        {
-          body: TaskCreate,
-          // Bodies are read by src/http/body.ts; "json" names the media type for OpenAPI.
-          parse: "json",
-          response: { 201: Task, ...bodyErrors },
-          detail: { summary: "Create a task", description: "201 with the task and `Location: /api/tasks/{id}`." },
-        },
-      )
-      .get("/:id", ({ user, params }) => getTask(db, user.id, params.id), {
-        params: t.Object({ id: TaskId }),
-        response: { 200: Task, ...errors },
-        detail: { summary: "Get a task" },
-      })
-      .put("/:id", ({ user, params, body }) => updateTask(db, user.id, params.id, body), {
-        params: t.Object({ id: TaskId }),
-        body: TaskUpdate,
-        parse: "json",
-        response: { 200: Task, ...bodyErrors },
-        detail: { summary: "Update a task", description: "Same as PATCH: any subset of the writable fields; only those given are written." },
-      })
-      .patch("/:id", ({ user, params, body }) => updateTask(db, user.id, params.id, body), {
-        params: t.Object({ id: TaskId }),
-        body: TaskUpdate,
-        parse: "json",
-        response: { 200: Task, ...bodyErrors },
-        detail: { summary: "Update some fields of a task", description: "Only the fields given are written; `null` clears an optional field." },
-      })
-      .delete(
-        "/:id",
-        async ({ user, params, status }) => {
-          await deleteTask(db, user.id, params.id);
-          return status(204, undefined);
-        },
-        {
-          params: t.Object({ id: TaskId }),
-          response: { 204: t.Void({ description: "Deleted; no body" }), ...errors },
-          detail: { summary: "Delete a task" },
-        },
-      )
-      .patch("/:id/complete", ({ user, params, body }) => completeTask(db, user.id, params.id, body?.completed), {
-        params: t.Object({ id: TaskId }),
-        body: TaskCompletion,
-        parse: "json",
-        response: { 200: Task, ...bodyErrors },
+  return new Elysia({ detail: { tags: ["Tasks"] } })
+    .use(auth)
+    .get(
+      "",
+      async ({ user, query, set }) => {
+        const page = await listTasks(db, user.id, query);
+        set.headers["x-total-count"] = String(page.total);
+        return page.tasks;
+      },
+      {
+        query: TaskListQuery,
+        response: { 200: t.Array(Task), 400: ValidationErrorBody, ...errors },
         detail: {
-          summary: "Toggle or set completion",
-          description: "Without a body `completed` flips atomically; with `{\"completed\": true|false}` it is set.",
+          summary: "List the caller's tasks",
+          description:
+            "A plain array; the header `X-Total-Count` gives the number of matching tasks before `limit`/`offset`. Ties in any sort break by `created_at`, then `id`.",
         },
-      })
-  );
+      },
+    )
+    .post(
+      "",
+      async ({ user, body, set, status }) => {
+        const task = await createTask(db, user.id, body);
+        set.headers.location = `/api/tasks/${task.id}`;
+        return status(201, task);
+      },
+      {
+        body: TaskCreate,
+        // Bodies are read by src/http/body.ts; "json" names the media type for OpenAPI.
+        parse: "json",
+        response: { 201: Task, ...bodyErrors },
+        detail: { summary: "Create a task", description: "201 with the task and `Location: /api/tasks/{id}`." },
+      },
+    )
+    .get("/:id", ({ user, params }) => getTask(db, user.id, params.id), {
+      params: t.Object({ id: TaskId }),
+      response: { 200: Task, ...errors },
+      detail: { summary: "Get a task" },
+    })
+    .put("/:id", ({ user, params, body }) => updateTask(db, user.id, params.id, body), {
+      params: t.Object({ id: TaskId }),
+      body: TaskUpdate,
+      parse: "json",
+      response: { 200: Task, ...bodyErrors },
+      detail: {
+        summary: "Update a task",
+        description: "Same as PATCH: any subset of the writable fields; only those given are written.",
+      },
+    })
+    .patch("/:id", ({ user, params, body }) => updateTask(db, user.id, params.id, body), {
+      params: t.Object({ id: TaskId }),
+      body: TaskUpdate,
+      parse: "json",
+      response: { 200: Task, ...bodyErrors },
+      detail: {
+        summary: "Update some fields of a task",
+        description: "Only the fields given are written; `null` clears an optional field.",
+      },
+    })
+    .delete(
+      "/:id",
+      async ({ user, params, status }) => {
+        await deleteTask(db, user.id, params.id);
+        return status(204, undefined);
+      },
+      {
+        params: t.Object({ id: TaskId }),
+        response: { 204: t.Void({ description: "Deleted; no body" }), ...errors },
+        detail: { summary: "Delete a task" },
+      },
+    )
+    .patch("/:id/complete", ({ user, params, body }) => completeTask(db, user.id, params.id, body?.completed), {
+      params: t.Object({ id: TaskId }),
+      body: TaskCompletion,
+      parse: "json",
+      response: { 200: Task, ...bodyErrors },
+      detail: {
+        summary: "Toggle or set completion",
+        description: 'Without a body `completed` flips atomically; with `{"completed": true|false}` it is set.',
+      },
+    });
 }
 
 export function tasksModule(auth: Authentication, db: Database) {

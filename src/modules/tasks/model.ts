@@ -1,7 +1,7 @@
 // The tasks API's schemas. Validation, the OpenAPI document and Eden's types all come from these,
 // so a rule written here is enforced, documented and typed at once. A schema's `error` is the
 // message a client gets in `errors[].message` when the rule is more than one keyword.
-import { t, type TSchema } from "elysia";
+import { type TSchema, t } from "elysia";
 import { FormatRegistry } from "elysia/type-system";
 import { priorities } from "../../db/schema.ts";
 import { parseDueDate } from "./due-date.ts";
@@ -15,7 +15,10 @@ export const LIST_LIMIT_DEFAULT = 100;
  * One of `values`. `default: undefined` because t.UnionEnum otherwise defaults to its first value,
  * which Elysia then fills into an absent optional field.
  */
-function oneOf<const T extends readonly [string, ...string[]]>(values: T, options: { default?: T[number]; description?: string } = {}) {
+function oneOf<const T extends readonly [string, ...string[]]>(
+  values: T,
+  options: { default?: T[number]; description?: string } = {},
+) {
   return t.UnionEnum(values, { default: undefined, error: `must be one of ${values.join(", ")}`, ...options });
 }
 
@@ -55,7 +58,8 @@ const fields = {
     error: `must be one of ${priorities.join(", ")}, or null`,
   }),
   due_date: orNull(t.String({ format: DUE_DATE_FORMAT }), {
-    description: "ISO 8601 date-time with `Z` or an offset, or a plain date (midnight UTC), years 1000–9999; `null` clears it.",
+    description:
+      "ISO 8601 date-time with `Z` or an offset, or a plain date (midnight UTC), years 1000–9999; `null` clears it.",
     examples: ["2026-12-01T17:00:00.000Z", "2026-12-01"],
     error: "must be an ISO 8601 date-time with a time zone (2026-12-01T17:00:00Z) or a date (2026-12-01), or null",
   }),
@@ -142,7 +146,9 @@ export const TaskListQuery = t.Object({
   status: t.Optional(oneOf(["all", "pending", "completed"], { default: "all" })),
   priority: t.Optional(oneOf(priorities, { description: "Only tasks of this priority." })),
   q: t.Optional(
-    t.String({ description: "Matched literally and case-insensitively in title and description (`%` and `_` are not wildcards)." }),
+    t.String({
+      description: "Matched literally and case-insensitively in title and description (`%` and `_` are not wildcards).",
+    }),
   ),
   sort: t.Optional(oneOf(["created", "updated", "title", "due_date", "priority"], { default: "created" })),
   order: t.Optional(
@@ -163,8 +169,17 @@ export const ValidationErrorBody = t.Object(
   {
     detail: t.String(),
     errors: t.Optional(
-      t.Array(t.Object({ field: t.String(), message: t.String() }), { description: "One per bad field; absent when the body is not a JSON object." }),
+      t.Array(t.Object({ field: t.String(), message: t.String() }), {
+        description: "One per bad field; absent when the body is not a JSON object.",
+      }),
     ),
   },
-  { examples: [{ detail: "Invalid request body", errors: [{ field: "title", message: "must be 1 to 200 characters long after trimming whitespace" }] }] },
+  {
+    examples: [
+      {
+        detail: "Invalid request body",
+        errors: [{ field: "title", message: "must be 1 to 200 characters long after trimming whitespace" }],
+      },
+    ],
+  },
 );

@@ -1,13 +1,20 @@
 // The tasks queries. Every function takes the caller's user id and puts it in every WHERE that reads
 // or writes a task: isolation is a property of the query, not a check made after it.
-import { and, asc, desc, eq, ilike, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, ilike, or, type SQL, sql } from "drizzle-orm";
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import { fillPlaceholders } from "drizzle-orm/sql/sql";
 import type { Database } from "../../db/client.ts";
 import { priorityRank, tasks } from "../../db/schema.ts";
 import { HttpError } from "../../http/errors.ts";
 import { parseDueDate } from "./due-date.ts";
-import { LIST_LIMIT_DEFAULT, type Task, type TaskCreate, type TaskListQuery, type TaskSort, type TaskUpdate } from "./model.ts";
+import {
+  LIST_LIMIT_DEFAULT,
+  type Task,
+  type TaskCreate,
+  type TaskListQuery,
+  type TaskSort,
+  type TaskUpdate,
+} from "./model.ts";
 
 export class TaskNotFoundError extends HttpError {
   constructor() {
@@ -22,7 +29,8 @@ export class TaskForbiddenError extends HttpError {
 }
 
 // Timestamps as the contract's ISO text, in exactly toISOString()'s form, made by PostgreSQL.
-const isoText = (column: AnyPgColumn) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+const isoText = (column: AnyPgColumn) =>
+  sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
  * A task's columns under the contract's names and in its types, so a row as the driver returns it
@@ -59,9 +67,15 @@ function preparedFor<Key, Query>(build: (db: Database, key: Key) => Query): (db:
   const byDatabase = new WeakMap<Database, Map<Key, Query>>();
   return (db, key) => {
     let queries = byDatabase.get(db);
-    if (!queries) byDatabase.set(db, (queries = new Map()));
+    if (!queries) {
+      queries = new Map();
+      byDatabase.set(db, queries);
+    }
     let query = queries.get(key);
-    if (!query) queries.set(key, (query = build(db, key)));
+    if (!query) {
+      query = build(db, key);
+      queries.set(key, query);
+    }
     return query;
   };
 }
@@ -132,7 +146,9 @@ export interface TaskPage {
 /** What decides a list query's SQL text; everything else about a list is a parameter. */
 function listShape(query: TaskListQuery): string {
   const { status = "all", sort = "created" } = query;
-  return [status, query.priority ? "priority" : "", query.q ? "q" : "", sort, query.order ?? defaultOrder[sort]].join(" ");
+  return [status, query.priority ? "priority" : "", query.q ? "q" : "", sort, query.order ?? defaultOrder[sort]].join(
+    " ",
+  );
 }
 
 function listWhere(shape: string) {
@@ -161,11 +177,7 @@ const listPage = preparedFor((db, shape: string) => {
 
 // A page past the end has no row to carry the count.
 const listCount = preparedFor((db, shape: string) =>
-  db
-    .select({ total: sql<number>`count(*)::int` })
-    .from(tasks)
-    .where(listWhere(shape))
-    .prepare("count_tasks"),
+  db.select({ total: sql<number>`count(*)::int` }).from(tasks).where(listWhere(shape)).prepare("count_tasks"),
 );
 
 function listValues(userId: string, query: TaskListQuery) {
@@ -191,29 +203,33 @@ export async function listTasks(db: Database, userId: string, query: TaskListQue
   // One round trip, except for a page past the end, whose missing rows carry no count.
   const total = page[0]?.total ?? (values.offset > 0 ? (await listCount(db, shape).execute(values))[0]!.total : 0);
   // Spelled out: a rest pattern (`{ total, ...task }`) copied each row at 8% of a list's CPU.
-  const tasks = page.map((row): Task => ({
-    id: row.id,
-    user_id: row.user_id,
-    title: row.title,
-    description: row.description,
-    completed: row.completed,
-    priority: row.priority,
-    due_date: row.due_date,
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-  }));
+  const tasks = page.map(
+    (row): Task => ({
+      id: row.id,
+      user_id: row.user_id,
+      title: row.title,
+      description: row.description,
+      completed: row.completed,
+      priority: row.priority,
+      due_date: row.due_date,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+    }),
+  );
   return { tasks, total };
 }
 
-const taskById = preparedFor((db, _: void) => db.select(taskColumns).from(tasks).where(ownedTask).prepare("get_task"));
+const taskById = preparedFor((db, _: undefined) =>
+  db.select(taskColumns).from(tasks).where(ownedTask).prepare("get_task"),
+);
 
 export async function getTask(db: Database, userId: string, id: string): Promise<Task> {
-  const [task] = await rows<Task>(taskById(db), { id: checkedId(id), userId });
+  const [task] = await rows<Task>(taskById(db, undefined), { id: checkedId(id), userId });
   return task ?? notOwned(db, id);
 }
 
 // Every column is written, so one statement serves every body; absent fields get the defaults.
-const insertTask = preparedFor((db, _: void) =>
+const insertTask = preparedFor((db, _: undefined) =>
   db
     .insert(tasks)
     .values({
@@ -230,7 +246,7 @@ const insertTask = preparedFor((db, _: void) =>
 
 export async function createTask(db: Database, userId: string, input: TaskCreate): Promise<Task> {
   const values = columnsOf(input);
-  const [task] = await rows<Task>(insertTask(db), {
+  const [task] = await rows<Task>(insertTask(db, undefined), {
     userId,
     title: input.title.trim(),
     description: values.description ?? null,
@@ -262,14 +278,22 @@ export async function updateTask(db: Database, userId: string, id: string, chang
   const values = columnsOf(changes);
   const fields = writable.filter((field) => field in values);
   if (fields.length === 0) return getTask(db, userId, id);
-  const [task] = await rows<Task>(updateFields(db, fields.join(" ")), { ...values, dueDate: values.dueDate?.toISOString() ?? null, id, userId });
+  const [task] = await rows<Task>(updateFields(db, fields.join(" ")), {
+    ...values,
+    dueDate: values.dueDate?.toISOString() ?? null,
+    id,
+    userId,
+  });
   return task ?? notOwned(db, id);
 }
 
 const setCompleted = preparedFor((db, toggle: boolean) =>
   db
     .update(tasks)
-    .set({ completed: toggle ? sql`not ${tasks.completed}` : sql`${placeholder("completed")}`, updatedAt: nextUpdatedAt })
+    .set({
+      completed: toggle ? sql`not ${tasks.completed}` : sql`${placeholder("completed")}`,
+      updatedAt: nextUpdatedAt,
+    })
     .where(ownedTask)
     .returning(taskColumns)
     .prepare("complete_task"),
@@ -281,10 +305,12 @@ export async function completeTask(db: Database, userId: string, id: string, com
   return task ?? notOwned(db, id);
 }
 
-const deleteById = preparedFor((db, _: void) => db.delete(tasks).where(ownedTask).returning({ id: tasks.id }).prepare("delete_task"));
+const deleteById = preparedFor((db, _: undefined) =>
+  db.delete(tasks).where(ownedTask).returning({ id: tasks.id }).prepare("delete_task"),
+);
 
 export async function deleteTask(db: Database, userId: string, id: string): Promise<void> {
-  const [row] = await deleteById(db).execute({ id: checkedId(id), userId });
+  const [row] = await deleteById(db, undefined).execute({ id: checkedId(id), userId });
   if (!row) await notOwned(db, id);
 }
 
