@@ -3,6 +3,7 @@
 // with nothing written. Rows are read from the database to count writes; rows put there by hand stand
 // in for a request still running or one whose process was killed.
 import { describe, expect, test } from "bun:test";
+import { treaty } from "@elysiajs/eden";
 import { and, count, eq, sql } from "drizzle-orm";
 import { createApp } from "../src/app.ts";
 import { createTokenVerifier } from "../src/auth/verify.ts";
@@ -11,6 +12,7 @@ import { createLogger, type LogFields } from "../src/http/log.ts";
 import { keepPruning } from "../src/modules/idempotency/index.ts";
 import { claimKey, pruneExpiredKeys } from "../src/modules/idempotency/service.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
+import { testBinary } from "./binary.ts";
 import { driver, freshDatabase, type SendOptions, send, TEST_SECRET, tokenFor, useTestApp } from "./helpers.ts";
 import { fingerprint } from "./tasks-helpers.ts";
 
@@ -201,18 +203,19 @@ describe(`Idempotency-Key (${driver})`, () => {
   });
 
   test.each([
-    ["empty", ""],
-    ["256 characters", "k".repeat(256)],
-    ["not ASCII", "cl\u00e9"],
-    ["a tab", "a\tb"],
-    ["a control character", "a\u0001b"],
-    ["DEL", "a\u007fb"],
-  ])("a key that is %s: 400 naming the header, nothing written", async (_, key) => {
+    ["empty", "", BAD_KEY],
+    ["256 characters", "k".repeat(256), BAD_KEY],
+    ["not ASCII", "cl\u00e9", BAD_KEY],
+    ["a tab", "a\tb", BAD_KEY],
+    // Over the wire (the binary), Bun's HTTP parser refuses this header itself, with an empty 400.
+    ["a control character", "a\u0001b", testBinary ? undefined : BAD_KEY],
+    ["DEL", "a\u007fb", BAD_KEY],
+  ])("a key that is %s: 400 naming the header, nothing written", async (_, key, body) => {
     const { token } = await newUser();
     const answer = await writesNothing(() =>
       keyed(token, key, { method: "POST", path: "/api/tasks", body: { title: "t" } }),
     );
-    expect([answer.status, answer.body]).toEqual([400, BAD_KEY]);
+    expect([answer.status, answer.body]).toEqual([400, body]);
   });
 
   test("keys of 1 to 255 printable ASCII characters, spaces included, are taken", async () => {
@@ -371,6 +374,24 @@ describe(`Idempotency-Key (${driver})`, () => {
     await Bun.sleep(500);
     expect(warnings).toEqual([]);
   }, 30_000);
+
+  test("Eden, as the README shows: one key per write, sent again with every retry of it", async () => {
+    const { id, token } = await newUser();
+    const api = treaty(ctx.app, { parseDate: false, headers: { authorization: `Bearer ${token}` } });
+    const create = { headers: { "idempotency-key": crypto.randomUUID() } };
+    const created = await api.api.tasks.post({ title: "via Eden" }, create);
+    const retried = await api.api.tasks.post({ title: "via Eden" }, create);
+    expect([created.status, retried.status]).toEqual([201, 201]);
+    expect(retried.data).toEqual(created.data!);
+    expect((retried.headers as Headers).get("idempotent-replayed")).toBe("true");
+
+    const toggle = { headers: { "idempotency-key": crypto.randomUUID() } };
+    const task = api.api.tasks({ id: created.data!.id });
+    const flipped = await task.complete.patch(undefined, toggle);
+    const again = await task.complete.patch(undefined, toggle);
+    expect([flipped.data!.completed, again.data!.completed]).toEqual([true, true]);
+    expect(await taskCount(id)).toBe(1);
+  });
 
   test("a user deleted outside the service takes its keys with it", async () => {
     const { id, token } = await newUser();
