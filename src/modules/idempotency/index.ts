@@ -145,6 +145,7 @@ export function idempotency(auth: ReturnType<typeof authentication>, database: D
       })
       // mapResponse, not afterHandle: Elysia also runs it on the root onError's answer, so a claim
       // is released when the route throws (404, 503), and it sees the headers every afterHandle set.
+      // A route's own mapResponse runs after this one: headers to keep (ETag) are set before it.
       .mapResponse({ as: "scoped" }, async ({ idempotency, user, responseValue, set, request }) => {
         const claim = idempotency?.claim;
         if (!claim) return;
@@ -155,7 +156,7 @@ export function idempotency(auth: ReturnType<typeof authentication>, database: D
           else if (!(await keepAnswer(db, user!.id, idempotency.key, claim, answer)))
             log.warn("idempotency key's lease ran out before its answer was kept", { request_id: requestId(request) });
         } catch (cause) {
-          // The write happened; its answer still goes out. The key stays in flight until its lease ends.
+          // The route's answer still goes out; the key stays in flight until its lease ends.
           log.error("idempotency key not settled", { request_id: requestId(request), cause });
         }
       })
