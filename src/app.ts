@@ -16,6 +16,7 @@ import type { Logger } from "./http/log.ts";
 import { rateLimit } from "./http/rate-limit.ts";
 import { requestLog } from "./http/request-log.ts";
 import { healthRoutes } from "./modules/health/index.ts";
+import { idempotency } from "./modules/idempotency/index.ts";
 import { tasksModule } from "./modules/tasks/index.ts";
 
 export interface AppDeps {
@@ -58,6 +59,7 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
       return api
         .use(auth)
         .use(rateLimit(auth, config.rateLimitPerMinute ?? 0))
+        .use(idempotency(auth, database, log))
         .use(tasksModule(auth, database.db));
     });
   routes.push(...app.routes);

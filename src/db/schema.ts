@@ -1,7 +1,7 @@
 // The tables of ../shared/api.md. Constraints live in the database too, so a bug in the
 // HTTP layer can never store a task the contract forbids.
 import { sql } from "drizzle-orm";
-import { boolean, check, index, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { boolean, check, index, integer, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
 // withTimezone: drizzle's bun-sql driver shifts and truncates plain `timestamp` values
 // (drizzle-orm #4311, #5062); `timestamptz` round-trips on both drivers (test/db.test.ts).
@@ -61,5 +61,33 @@ export const tasks = pgTable(
       t.completed,
       t.priority,
     ),
+  ],
+);
+
+// The answers kept for Idempotency-Key retries (src/modules/idempotency/). A row is in flight while
+// `status` is null; `expires_at` is then its lease, and once answered the end of its 24 hours.
+// Either way a row past `expires_at` counts as absent, and the pruner deletes it.
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    /** sha-256 (hex) of the method, path and body of the request that used the key first. */
+    fingerprint: text("fingerprint").notNull(),
+    /** Made by the request carrying the key out, so only it stores or releases the row. */
+    claim: uuid("claim").notNull(),
+    status: integer("status"),
+    body: text("body"),
+    location: text("location"),
+    etag: text("etag"),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    expiresAt: timestamptz("expires_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.key] }),
+    check("idempotency_keys_key_format", sql`${t.key} ~ '^[ -~]{1,255}$'`),
+    index("idempotency_keys_expires_idx").on(t.expiresAt),
   ],
 );
