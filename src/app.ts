@@ -4,7 +4,7 @@ import { cors } from "@elysiajs/cors";
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import { version } from "../package.json";
-import { authenticateUnder, authentication } from "./auth/plugin.ts";
+import { authentication } from "./auth/plugin.ts";
 import { createUserRegistry } from "./auth/users.ts";
 import type { TokenVerifier } from "./auth/verify.ts";
 import type { Config } from "./config.ts";
@@ -25,12 +25,19 @@ export interface AppDeps {
   log: Logger;
 }
 
+/** Everything under it needs a token. */
+const API_PREFIX = "/api";
+
 export function createApp({ config, database, verifyToken, log }: AppDeps) {
   const routes: { method: string; path: string }[] = [];
-  const registerUser = createUserRegistry(database.db);
+  const auth = authentication({
+    prefix: API_PREFIX,
+    verify: verifyToken,
+    registerUser: createUserRegistry(database.db),
+  });
   const app = new Elysia()
     .use(requestLog(log))
-    .use(errorHandler(log, () => routes, authenticateUnder("/api", verifyToken, registerUser)))
+    .use(errorHandler(log, () => routes))
     .use(jsonBodies)
     .use(
       cors({
@@ -53,13 +60,12 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
       }),
     )
     .use(healthRoutes(database))
-    .group("/api", (api) => {
-      const auth = authentication(verifyToken, registerUser);
-      return api
+    .group(API_PREFIX, (api) =>
+      api
         .use(auth)
         .use(rateLimit(auth, config.rateLimitPerMinute ?? 0))
-        .use(tasksModule(auth, database.db));
-    });
+        .use(tasksModule(auth, database.db)),
+    );
   routes.push(...app.routes);
   return app;
 }
