@@ -13,7 +13,7 @@ import { jsonBodies } from "./http/body.ts";
 import { errorHandler } from "./http/errors.ts";
 import "./http/formats.ts";
 import type { Logger } from "./http/log.ts";
-import { rateLimit } from "./http/rate-limit.ts";
+import { requestBudget } from "./http/rate-limit.ts";
 import { requestLog } from "./http/request-log.ts";
 import { healthRoutes } from "./modules/health/index.ts";
 import { tasksModule } from "./modules/tasks/index.ts";
@@ -35,6 +35,7 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
     verify: verifyToken,
     registerUser: createUserRegistry(database.db),
   });
+  const spendRequest = requestBudget(config.rateLimitPerMinute ?? 0);
   const app = new Elysia()
     .use(requestLog(log))
     .use(errorHandler(log, () => routes))
@@ -63,7 +64,11 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
     .group(API_PREFIX, (api) =>
       api
         .use(auth)
-        .use(rateLimit(auth, config.rateLimitPerMinute ?? 0))
+        // A derive runs before body and query validation: a caller over its budget learns nothing more.
+        .derive(({ user }) => {
+          spendRequest(user.id);
+          return {};
+        })
         .use(tasksModule(auth, database.db)),
     );
   routes.push(...app.routes);

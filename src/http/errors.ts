@@ -1,20 +1,11 @@
-// One error body for the whole service: {"detail": "..."} plus `errors` for validation.
-// Services throw HttpError subclasses; the root handler maps them and Elysia's own errors.
+// Every error answer is made here, in the body of src/http/error-body.ts. Services throw HttpError
+// subclasses; the root handler maps them and Elysia's own errors.
 import { Elysia } from "elysia";
 import { isDatabaseUnavailable } from "../db/outage.ts";
+import type { ErrorBody, FieldError, ValidationErrorBody } from "./error-body.ts";
 import type { Logger } from "./log.ts";
 import { requestId } from "./request-log.ts";
 import { fieldErrors } from "./validation.ts";
-
-export interface FieldError {
-  field: string;
-  message: string;
-}
-
-export interface ErrorBody {
-  detail: string;
-  errors?: FieldError[];
-}
 
 export class HttpError extends Error {
   constructor(
@@ -48,7 +39,7 @@ const validationDetail: Record<string, string> = {
 export function errorHandler(log: Logger, routes: () => readonly { method: string; path: string }[]) {
   return new Elysia({ name: "error-handler" }).onError({ as: "global" }, ({ code, error, request, path, set }) => {
     // set.status is what the request log reports; Elysia leaves it at 200 for NOT_FOUND, 422 for VALIDATION.
-    const answer = (status: number, body: ErrorBody, headers?: Record<string, string>) => {
+    const answer = (status: number, body: ErrorBody | ValidationErrorBody, headers?: Record<string, string>) => {
       set.status = status;
       return json(status, body, headers);
     };
@@ -104,7 +95,11 @@ function describeFields(error: Parameters<typeof fieldErrors>[0]): FieldError[] 
   }
 }
 
-export function json(status: number, body: ErrorBody, headers: Record<string, string> = {}): Response {
+export function json(
+  status: number,
+  body: ErrorBody | ValidationErrorBody,
+  headers: Record<string, string> = {},
+): Response {
   return new Response(JSON.stringify(body), {
     status,
     headers: { "content-type": "application/json", ...headers },
