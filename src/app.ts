@@ -11,14 +11,14 @@ import type { Config } from "./config.ts";
 import type { DatabaseHandle } from "./db/client.ts";
 import { jsonBodies } from "./http/body.ts";
 import { errorHandler } from "./http/errors.ts";
-import "./http/formats.ts";
+import "./http/typebox-format-patch.ts";
 import type { Logger } from "./http/log.ts";
 import { requestBudget } from "./http/rate-limit.ts";
 import { requestLog } from "./http/request-log.ts";
 import { healthRoutes } from "./modules/health/index.ts";
 import { tasksModule } from "./modules/tasks/index.ts";
 
-export interface AppDeps {
+interface AppDeps {
   config: Pick<Config, "corsOrigins"> & Partial<Pick<Config, "rateLimitPerMinute">>;
   database: DatabaseHandle;
   verifyToken: TokenVerifier;

@@ -17,7 +17,7 @@ export class HttpError extends Error {
   }
 }
 
-export class DatabaseUnavailableError extends HttpError {
+class DatabaseUnavailableError extends HttpError {
   constructor(cause?: unknown) {
     super(503, "Database unavailable");
     this.cause = cause;
@@ -95,11 +95,7 @@ function describeFields(error: Parameters<typeof fieldErrors>[0]): FieldError[] 
   }
 }
 
-export function json(
-  status: number,
-  body: ErrorBody | ValidationErrorBody,
-  headers: Record<string, string> = {},
-): Response {
+function json(status: number, body: ErrorBody | ValidationErrorBody, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
     headers: { "content-type": "application/json", ...headers },

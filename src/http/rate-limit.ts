@@ -3,7 +3,7 @@
 // its own count, and limits by IP or across instances belong in a gateway (README).
 import { HttpError } from "./errors.ts";
 
-export class RateLimitedError extends HttpError {
+class RateLimitedError extends HttpError {
   constructor(perMinute: number, retryAfterSeconds: number) {
     super(429, `Too many requests: at most ${perMinute} per minute; retry in ${retryAfterSeconds} s`, {
       "retry-after": String(retryAfterSeconds),
