@@ -4,34 +4,42 @@ import { cors } from "@elysiajs/cors";
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import { version } from "../package.json";
-import { authenticateUnder, authentication } from "./auth/plugin.ts";
+import { authentication } from "./auth/plugin.ts";
 import { createUserRegistry } from "./auth/users.ts";
 import type { TokenVerifier } from "./auth/verify.ts";
 import type { Config } from "./config.ts";
 import type { DatabaseHandle } from "./db/client.ts";
 import { jsonBodies } from "./http/body.ts";
 import { errorHandler } from "./http/errors.ts";
-import "./http/formats.ts";
+import "./http/typebox-format-patch.ts";
 import type { Logger } from "./http/log.ts";
-import { rateLimit } from "./http/rate-limit.ts";
+import { requestBudget } from "./http/rate-limit.ts";
 import { requestLog } from "./http/request-log.ts";
 import { healthRoutes } from "./modules/health/index.ts";
 import { idempotency } from "./modules/idempotency/index.ts";
 import { tasksModule } from "./modules/tasks/index.ts";
 
-export interface AppDeps {
+interface AppDeps {
   config: Pick<Config, "corsOrigins"> & Partial<Pick<Config, "rateLimitPerMinute">>;
   database: DatabaseHandle;
   verifyToken: TokenVerifier;
   log: Logger;
 }
 
+/** Everything under it needs a token. */
+const API_PREFIX = "/api";
+
 export function createApp({ config, database, verifyToken, log }: AppDeps) {
   const routes: { method: string; path: string }[] = [];
-  const registerUser = createUserRegistry(database.db);
+  const auth = authentication({
+    prefix: API_PREFIX,
+    verify: verifyToken,
+    registerUser: createUserRegistry(database.db),
+  });
+  const spendRequest = requestBudget(config.rateLimitPerMinute ?? 0);
   const app = new Elysia()
     .use(requestLog(log))
-    .use(errorHandler(log, () => routes, authenticateUnder("/api", verifyToken, registerUser)))
+    .use(errorHandler(log, () => routes))
     .use(jsonBodies)
     .use(
       cors({
@@ -54,14 +62,17 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
       }),
     )
     .use(healthRoutes(database))
-    .group("/api", (api) => {
-      const auth = authentication(verifyToken, registerUser);
-      return api
+    .group(API_PREFIX, (api) =>
+      api
         .use(auth)
-        .use(rateLimit(auth, config.rateLimitPerMinute ?? 0))
+        // A derive runs before body and query validation: a caller over its budget learns nothing more.
+        .derive(({ user }) => {
+          spendRequest(user.id);
+          return {};
+        })
         .use(idempotency(auth, database, log))
-        .use(tasksModule(auth, database.db));
-    });
+        .use(tasksModule(auth, database.db)),
+    );
   routes.push(...app.routes);
   return app;
 }

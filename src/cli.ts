@@ -3,9 +3,9 @@
 import { version } from "../package.json";
 
 const commands = ["serve", "migrate", "healthcheck"] as const;
-export type Command = (typeof commands)[number];
+type Command = (typeof commands)[number];
 
-export type Invocation =
+type Invocation =
   | { command: Command }
   | { print: string }
   /** A usage error: print it and the usage on stderr, exit 2. */

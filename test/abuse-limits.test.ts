@@ -8,8 +8,7 @@ import { createTokenVerifier } from "../src/auth/verify.ts";
 import { tasks, users } from "../src/db/schema.ts";
 import { createLogger } from "../src/http/log.ts";
 import { createRateLimiter } from "../src/http/rate-limit.ts";
-import { testBinary } from "./binary.ts";
-import { driver, freshDatabase, request, TEST_SECRET, type TestDatabase, tokenFor } from "./helpers.ts";
+import { driver, freshDatabase, send, TEST_SECRET, type TestDatabase, testBinary, tokenFor } from "./helpers.ts";
 
 // The app is built in-process with its own options (a rate limit), which a binary cannot take:
 // the binary pass would only repeat this file.
@@ -38,36 +37,36 @@ inProcess(`rate limit (${driver})`, () => {
   test("off by default: 150 requests in a row from one user all pass", async () => {
     const app = appWith();
     const token = await tokenFor("unlimited");
-    for (let i = 0; i < 150; i++) expect((await request(app, "GET", "/api/tasks?limit=1", { token })).status).toBe(200);
+    for (let i = 0; i < 150; i++) expect((await send(app, { path: "/api/tasks?limit=1", token })).status).toBe(200);
   });
 
   test("over RATE_LIMIT_PER_MINUTE a user gets 429 with Retry-After; other users do not", async () => {
     const app = appWith(5);
     const token = await tokenFor("limited");
-    for (let i = 0; i < 5; i++) expect((await request(app, "GET", "/api/tasks", { token })).status).toBe(200);
-    const res = await request(app, "GET", "/api/tasks", { token });
+    for (let i = 0; i < 5; i++) expect((await send(app, { path: "/api/tasks", token })).status).toBe(200);
+    const res = await send(app, { path: "/api/tasks", token });
     expect(res.status).toBe(429);
     expect(res.headers.get("retry-after")).toBe("12"); // one request per 60/5 s comes back
     expect(res.headers.get("content-type")).toStartWith("application/json");
-    expect(await res.json()).toEqual({ detail: "Too many requests: at most 5 per minute; retry in 12 s" });
+    expect(res.body).toEqual({ detail: "Too many requests: at most 5 per minute; retry in 12 s" });
     // The hackathon path shape shares the budget.
-    expect((await request(app, "GET", "/api/limited/tasks", { token })).status).toBe(429);
+    expect((await send(app, { path: "/api/limited/tasks", token })).status).toBe(429);
 
     const other = await tokenFor("not-limited");
-    expect((await request(app, "GET", "/api/tasks", { token: other })).status).toBe(200);
+    expect((await send(app, { path: "/api/tasks", token: other })).status).toBe(200);
     // No token is still a 401: authentication comes first.
-    expect((await request(app, "GET", "/api/tasks")).status).toBe(401);
+    expect((await send(app, { path: "/api/tasks" })).status).toBe(401);
     // Service routes have no budget.
-    expect((await request(app, "GET", "/health")).status).toBe(200);
+    expect((await send(app, { path: "/health" })).status).toBe(200);
   });
 
   test("a limited request changes nothing and is refused before its body is validated", async () => {
     const app = appWith(2);
     const token = await tokenFor("limited-writer");
-    expect((await request(app, "POST", "/api/tasks", { token, body: { title: "one" } })).status).toBe(201);
-    expect((await request(app, "POST", "/api/tasks", { token, body: { title: "two" } })).status).toBe(201);
-    expect((await request(app, "POST", "/api/tasks", { token, body: { title: "three" } })).status).toBe(429);
-    expect((await request(app, "POST", "/api/tasks", { token, body: { title: "" } })).status).toBe(429);
+    expect((await send(app, { method: "POST", path: "/api/tasks", token, body: { title: "one" } })).status).toBe(201);
+    expect((await send(app, { method: "POST", path: "/api/tasks", token, body: { title: "two" } })).status).toBe(201);
+    expect((await send(app, { method: "POST", path: "/api/tasks", token, body: { title: "three" } })).status).toBe(429);
+    expect((await send(app, { method: "POST", path: "/api/tasks", token, body: { title: "" } })).status).toBe(429);
     expect(await taskCount("limited-writer")).toBe(2);
   });
 
@@ -102,20 +101,20 @@ inProcess(`page size cap (${driver})`, () => {
   test("limit is 100 by default, at most 500, and anything above is a 400", async () => {
     const app = appWith();
     const token = await tokenFor("many-tasks");
-    expect((await request(app, "GET", "/api/tasks", { token })).status).toBe(200);
+    expect((await send(app, { path: "/api/tasks", token })).status).toBe(200);
     await database.db
       .insert(tasks)
       .values(Array.from({ length: 501 }, (_, i) => ({ userId: "many-tasks", title: `task ${i}` })));
 
-    const byDefault = await request(app, "GET", "/api/tasks", { token });
-    expect(((await byDefault.json()) as unknown[]).length).toBe(100);
+    const byDefault = await send(app, { path: "/api/tasks", token });
+    expect((byDefault.body as unknown[]).length).toBe(100);
     expect(byDefault.headers.get("x-total-count")).toBe("501");
-    const max = await request(app, "GET", "/api/tasks?limit=500", { token });
-    expect(((await max.json()) as unknown[]).length).toBe(500);
+    const max = await send(app, { path: "/api/tasks?limit=500", token });
+    expect((max.body as unknown[]).length).toBe(500);
     for (const limit of ["501", "100000", "0", "-1", "1e3"]) {
-      const res = await request(app, "GET", `/api/tasks?limit=${limit}`, { token });
+      const res = await send(app, { path: `/api/tasks?limit=${limit}`, token });
       expect(res.status).toBe(400);
-      expect(((await res.json()) as { errors: { field: string }[] }).errors.map((e) => e.field)).toEqual(["limit"]);
+      expect((res.body as { errors: { field: string }[] }).errors.map((e) => e.field)).toEqual(["limit"]);
     }
   });
 });

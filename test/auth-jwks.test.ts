@@ -9,22 +9,15 @@ import { createTokenVerifier, type VerifierOptions } from "../src/auth/verify.ts
 import type { AuthConfig } from "../src/config.ts";
 import { users } from "../src/db/schema.ts";
 import { createLogger } from "../src/http/log.ts";
-import { type AuthServer, startAuthServer } from "./auth-server.ts";
-import { testBinary } from "./binary.ts";
-import { driver, request, TEST_SECRET, testApp, tokenFor } from "./helpers.ts";
+import { type Answer, driver, send, TEST_SECRET, testBinary, tokenFor, useTestApp } from "./helpers.ts";
+import { type AuthServer, startAuthServer } from "./support/auth-server.ts";
 
 const keySetOf = (server: AuthServer) => ({ jwksUrl: server.jwksUrl, issuer: server.url, audience: server.url });
 
-let authServer: AuthServer;
-let ctx: Awaited<ReturnType<typeof testApp>>;
-const cleanups: (() => unknown)[] = [];
-beforeAll(async () => {
-  authServer = startAuthServer();
-  cleanups.push(() => authServer.stop());
-  // Both modes, as a deployment migrating from the shared secret to the key set runs it.
-  ctx = await testApp({ auth: { secret: TEST_SECRET, keySet: keySetOf(authServer) } });
-  cleanups.push(() => ctx.close());
-}, 30_000);
+const authServer = startAuthServer();
+// Both modes, as a deployment migrating from the shared secret to the key set runs it.
+const ctx = useTestApp({ auth: { secret: TEST_SECRET, keySet: keySetOf(authServer) } });
+const cleanups: (() => unknown)[] = [() => authServer.stop()];
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
@@ -45,20 +38,20 @@ function appFor(server: AuthServer, auth: Partial<AuthConfig> = {}, options: Ver
 const inProcess = test.skipIf(testBinary !== undefined);
 type App = { handle(request: Request): Promise<Response> };
 
-const getTasks = (app: App, token: string) => request(app, "GET", "/api/tasks", { token });
+const getTasks = (app: App, token: string) => send(app, { path: "/api/tasks", token });
 const now = () => Math.floor(Date.now() / 1000);
 const userRow = async (id: string) => (await ctx.db.select().from(users).where(eq(users.id, id)))[0];
 
-async function expectInvalid(response: Response) {
-  expect(response.status).toBe(401);
-  expect(response.headers.get("www-authenticate")).toBe('Bearer error="invalid_token"');
-  expect(await response.json()).toEqual({ detail: "Invalid token" });
+function expectInvalid(answer: Answer) {
+  expect(answer.status).toBe(401);
+  expect(answer.headers.get("www-authenticate")).toBe('Bearer error="invalid_token"');
+  expect(answer.body).toEqual({ detail: "Invalid token" });
 }
 
-async function expectUnavailable(response: Response) {
-  expect(response.status).toBe(503);
-  expect(response.headers.get("www-authenticate")).toBeNull();
-  expect(await response.json()).toEqual({ detail: "Token verification unavailable" });
+function expectUnavailable(answer: Answer) {
+  expect(answer.status).toBe(503);
+  expect(answer.headers.get("www-authenticate")).toBeNull();
+  expect(answer.body).toEqual({ detail: "Token verification unavailable" });
 }
 
 describe(`Better Auth jwt() tokens (${driver})`, () => {
@@ -72,7 +65,7 @@ describe(`Better Auth jwt() tokens (${driver})`, () => {
     expect(ada.id).toMatch(/^[A-Za-z0-9]{32}$/); // opaque, not a UUID
     const response = await getTasks(app, await authServer.token(ada));
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual([]);
+    expect(response.body).toEqual([]);
     expect(await userRow(ada.id)).toMatchObject({ id: ada.id, email: "ada@example.com", name: "Ada Lovelace" });
   });
 
@@ -88,7 +81,7 @@ describe(`Better Auth jwt() tokens (${driver})`, () => {
     const response = await getTasks(app, await authServer.sign({ sub: "late", exp: now() - 120 }));
     expect(response.status).toBe(401);
     expect(response.headers.get("www-authenticate")).toBe('Bearer error="invalid_token"');
-    expect(await response.json()).toEqual({ detail: "Token has expired" });
+    expect(response.body).toEqual({ detail: "Token has expired" });
   });
 
   test.each([
@@ -107,7 +100,7 @@ describe(`Better Auth jwt() tokens (${driver})`, () => {
       },
     ],
   ])("%s: 401 Invalid token", async (_, token) => {
-    await expectInvalid(await getTasks(app, await token()));
+    expectInvalid(await getTasks(app, await token()));
   });
 
   test("EdDSA from a key that is not in the set, with the set's kid or a made-up one: 401 Invalid token", async () => {
@@ -121,7 +114,7 @@ describe(`Better Auth jwt() tokens (${driver})`, () => {
         .setAudience(authServer.url)
         .setExpirationTime("10m")
         .sign(privateKey);
-      await expectInvalid(await getTasks(app, forged));
+      expectInvalid(await getTasks(app, forged));
     }
   });
 
@@ -139,12 +132,12 @@ describe(`Better Auth jwt() tokens (${driver})`, () => {
   }
 
   test("HS256 signed with the key set's public key bytes: 401 Invalid token", async () => {
-    for (const forged of await hmacWithPublicKey()) await expectInvalid(await getTasks(app, forged));
+    for (const forged of await hmacWithPublicKey()) expectInvalid(await getTasks(app, forged));
   });
 
   inProcess("... and with no secret configured at all", async () => {
     const keyOnly = appFor(authServer, { secret: undefined });
-    for (const forged of await hmacWithPublicKey()) await expectInvalid(await getTasks(keyOnly, forged));
+    for (const forged of await hmacWithPublicKey()) expectInvalid(await getTasks(keyOnly, forged));
   });
 
   inProcess(
@@ -153,8 +146,8 @@ describe(`Better Auth jwt() tokens (${driver})`, () => {
       const user = await authServer.signUp("modes@example.com", "Modes");
       const keyOnly = appFor(authServer, { secret: undefined });
       const secretOnly = appFor(authServer, { keySet: undefined });
-      await expectInvalid(await getTasks(keyOnly, await tokenFor(user.id)));
-      await expectInvalid(await getTasks(secretOnly, await authServer.token(user)));
+      expectInvalid(await getTasks(keyOnly, await tokenFor(user.id)));
+      expectInvalid(await getTasks(secretOnly, await authServer.token(user)));
       expect((await getTasks(keyOnly, await authServer.token(user))).status).toBe(200);
       expect((await getTasks(secretOnly, await tokenFor(user.id))).status).toBe(200);
     },
@@ -164,10 +157,8 @@ describe(`Better Auth jwt() tokens (${driver})`, () => {
     const user = await authServer.signUp("mismatch@example.com", "Mismatch");
     const token = await authServer.token(user);
     const keySet = { jwksUrl: authServer.jwksUrl, issuer: authServer.url, audience: authServer.url };
-    await expectInvalid(
-      await getTasks(appFor(authServer, { keySet: { ...keySet, issuer: "https://auth.example" } }), token),
-    );
-    await expectInvalid(
+    expectInvalid(await getTasks(appFor(authServer, { keySet: { ...keySet, issuer: "https://auth.example" } }), token));
+    expectInvalid(
       await getTasks(appFor(authServer, { keySet: { ...keySet, audience: "https://api.example" } }), token),
     );
   });
@@ -203,7 +194,7 @@ describe(`key rotation and the key set's cache (${driver})`, () => {
         .setProtectedHeader({ alg: "EdDSA", kid: `kid-${i}` })
         .setExpirationTime("10m")
         .sign(privateKey);
-      await expectInvalid(await getTasks(app, forged));
+      expectInvalid(await getTasks(app, forged));
     }
     expect(server.jwksFetches).toBeLessThanOrEqual(2);
   });
@@ -249,12 +240,12 @@ describe(`the auth server going down (${driver})`, () => {
       server.setJwks("hanging");
       await Bun.sleep(150);
       const started = performance.now();
-      await expectUnavailable(await getTasks(app, uncached));
+      expectUnavailable(await getTasks(app, uncached));
       expect(performance.now() - started).toBeLessThan(5_000);
       expect((await getTasks(app, cached)).status).toBe(200);
 
       server.setJwks("failing");
-      await expectUnavailable(await getTasks(app, uncached));
+      expectUnavailable(await getTasks(app, uncached));
       expect((await getTasks(app, cached)).status).toBe(200);
 
       server.setJwks("up");
@@ -271,7 +262,7 @@ describe(`the auth server going down (${driver})`, () => {
     const app = appFor(server, {
       keySet: { jwksUrl: "http://127.0.0.1:1/api/auth/jwks", issuer: server.url, audience: server.url },
     });
-    await expectUnavailable(await getTasks(app, token));
+    expectUnavailable(await getTasks(app, token));
     expect((await getTasks(app, await tokenFor("secret-user"))).status).toBe(200);
   });
 });

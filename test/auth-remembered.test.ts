@@ -1,18 +1,13 @@
 // HMAC tokens are remembered once verified (src/auth/verify.ts). What must not change because of
 // it: a remembered token still expires on time, and only its exact text is remembered, so a token
 // altered in any byte is checked again and refused.
-import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, test } from "bun:test";
-import { testBinary } from "./binary.ts";
-import { driver, request, testApp, tokenFor } from "./helpers.ts";
+import { afterEach, describe, expect, setSystemTime, test } from "bun:test";
+import { driver, send, testBinary, tokenFor, useTestApp } from "./helpers.ts";
 
-let ctx: Awaited<ReturnType<typeof testApp>>;
-beforeAll(async () => {
-  ctx = await testApp();
-}, 30_000);
-afterAll(() => ctx.close());
+const ctx = useTestApp();
 afterEach(() => setSystemTime());
 
-const list = (token: string) => request(ctx.app, "GET", "/api/tasks", { token });
+const list = (token: string) => send(ctx.app, { path: "/api/tasks", token });
 
 describe(`remembered tokens (${driver})`, () => {
   // setSystemTime moves this process's clock only, not a compiled binary's.
@@ -30,7 +25,7 @@ describe(`remembered tokens (${driver})`, () => {
       setSystemTime(new Date((exp + 60) * 1000));
       const expired = await list(token);
       expect(expired.status).toBe(401);
-      expect(await expired.json()).toEqual({ detail: "Token has expired" });
+      expect(expired.body).toEqual({ detail: "Token has expired" });
     },
   );
 
@@ -48,7 +43,7 @@ describe(`remembered tokens (${driver})`, () => {
     ]) {
       const answer = await list(altered);
       expect(answer.status).toBe(401);
-      expect(await answer.json()).toEqual({ detail: "Invalid token" });
+      expect(answer.body).toEqual({ detail: "Invalid token" });
     }
     expect((await list(token)).status).toBe(200);
   });

@@ -5,8 +5,7 @@ import { eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import { loadConfig } from "../src/config.ts";
 import { users } from "../src/db/schema.ts";
-import { testBinary } from "./binary.ts";
-import { configProblems, driver, freshDatabase, request, type TestDatabase, testApp } from "./helpers.ts";
+import { configProblems, driver, freshDatabase, send, type TestDatabase, testApp, testBinary } from "./helpers.ts";
 
 const SECRET = "a-secret-that-is-exactly-32-byte";
 
@@ -209,7 +208,7 @@ describe(`bun run token (${driver})`, () => {
 
     const ctx = await testApp({ auth: { secret: SECRET } });
     try {
-      expect((await request(ctx.app, "GET", "/api/tasks", { token: printed })).status).toBe(200);
+      expect((await send(ctx.app, { path: "/api/tasks", token: printed })).status).toBe(200);
       expect(
         await ctx.db.select({ email: users.email, name: users.name }).from(users).where(eq(users.id, "alice")),
       ).toEqual([{ email: "alice@example.com", name: "Alice" }]);

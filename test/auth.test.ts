@@ -1,18 +1,13 @@
 // Authentication with the shared secret (HS256/384/512), through HTTP: every hostile token gets
 // the contract's exact 401, a request without a valid token gets 401 before anything else, and
 // the users table is filled from verified claims only.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { generateKeyPair, type JWTPayload, SignJWT } from "jose";
 import { users } from "../src/db/schema.ts";
-import { testBinary } from "./binary.ts";
-import { driver, request, TEST_SECRET, testApp, tokenFor } from "./helpers.ts";
+import { type Answer, driver, send, TEST_SECRET, testBinary, tokenFor, useTestApp } from "./helpers.ts";
 
-let ctx: Awaited<ReturnType<typeof testApp>>;
-beforeAll(async () => {
-  ctx = await testApp({ auth: { secret: TEST_SECRET } });
-}, 30_000);
-afterAll(() => ctx.close());
+const ctx = useTestApp({ auth: { secret: TEST_SECRET } });
 
 const now = () => Math.floor(Date.now() / 1000);
 const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
@@ -21,16 +16,16 @@ function sign(payload: JWTPayload, alg = "HS256", secret = TEST_SECRET) {
   return new SignJWT(payload).setProtectedHeader({ alg, typ: "JWT" }).sign(new TextEncoder().encode(secret));
 }
 
-async function expectUnauthorized(response: Response, detail: string) {
-  expect(response.status).toBe(401);
-  expect(response.headers.get("www-authenticate")).toBe(
+function expectUnauthorized(answer: Answer, detail: string) {
+  expect(answer.status).toBe(401);
+  expect(answer.headers.get("www-authenticate")).toBe(
     detail === "Missing authentication token" ? "Bearer" : 'Bearer error="invalid_token"',
   );
-  expect(response.headers.get("content-type")).toBe("application/json");
-  expect(await response.json()).toEqual({ detail });
+  expect(answer.headers.get("content-type")).toBe("application/json");
+  expect(answer.body).toEqual({ detail });
 }
 
-const get = (headers: Record<string, string>) => request(ctx.app, "GET", "/api/tasks", { headers });
+const get = (headers: Record<string, string>) => send(ctx.app, { path: "/api/tasks", headers });
 const withToken = async (token: string | Promise<string>) => get({ authorization: `Bearer ${await token}` });
 
 async function userRows() {
@@ -44,7 +39,7 @@ describe(`authentication with the shared secret (${driver})`, () => {
     ["Bearer and nothing else", { authorization: "Bearer " }],
     ["a token without a scheme", { authorization: "eyJhbGciOiJIUzI1NiJ9.e30.c2ln" }],
   ])("%s: 401 Missing authentication token", async (_, headers) => {
-    await expectUnauthorized(await get(headers), "Missing authentication token");
+    expectUnauthorized(await get(headers), "Missing authentication token");
   });
 
   test.each([
@@ -88,22 +83,22 @@ describe(`authentication with the shared secret (${driver})`, () => {
       () => sign({ sub: "alice", exp: now() + 3600, padding: "x".repeat(9 * 1024) }),
     ],
   ])("%s: 401 Invalid token", async (_, token) => {
-    await expectUnauthorized(await withToken(token()), "Invalid token");
+    expectUnauthorized(await withToken(token()), "Invalid token");
   });
 
   test("a correctly signed 100 KB token: 401 Invalid token", async () => {
     const response = await withToken(sign({ sub: "alice", exp: now() + 3600, padding: "x".repeat(100 * 1024) }));
     // Over HTTP (the binary), Bun's 16 KiB limit on request headers answers first.
     if (testBinary) expect(response.status).toBe(431);
-    else await expectUnauthorized(response, "Invalid token");
+    else expectUnauthorized(response, "Invalid token");
   });
 
   test("expired more than 60 s ago: 401 Token has expired", async () => {
-    await expectUnauthorized(await withToken(sign({ sub: "alice", exp: now() - 120 })), "Token has expired");
+    expectUnauthorized(await withToken(sign({ sub: "alice", exp: now() - 120 })), "Token has expired");
   });
 
   test("a bad signature is reported as invalid even when the token has expired too", async () => {
-    await expectUnauthorized(
+    expectUnauthorized(
       await withToken(tokenFor("alice", { exp: now() - 120 }, "another-secret-of-at-least-32-bytes-long")),
       "Invalid token",
     );
@@ -146,39 +141,41 @@ describe(`authentication comes before anything else (${driver})`, () => {
     ["the bare prefix", "GET", "/api", undefined],
     ["a wrong method on a known route", "DELETE", "/api/tasks", undefined],
   ])("%s: 401 without a token, 401 with a bad one", async (_, method, path, body) => {
-    await expectUnauthorized(await request(ctx.app, method, path, { body }), "Missing authentication token");
-    await expectUnauthorized(await request(ctx.app, method, path, { body, headers: garbage }), "Invalid token");
+    expectUnauthorized(await send(ctx.app, { method, path, body }), "Missing authentication token");
+    expectUnauthorized(await send(ctx.app, { method, path, body, headers: garbage }), "Invalid token");
   });
 
   test("none of them created a task or a user", async () => {
     const token = await tokenFor("checker");
-    const list = await request(ctx.app, "GET", "/api/tasks", { token });
-    expect(await list.json()).toEqual([]);
+    const list = await send(ctx.app, { path: "/api/tasks", token });
+    expect(list.body).toEqual([]);
     expect((await userRows()).map((u) => u.id)).not.toContain("someone-else");
   });
 
   test("with a valid token the same requests get their own answers", async () => {
     const token = await tokenFor("curious");
     const answer = async (method: string, path: string, body?: unknown) => {
-      const response = await request(ctx.app, method, path, { token, body });
-      return [response.status, await response.json()];
+      const response = await send(ctx.app, { method, path, token, body });
+      return [response.status, response.body];
     };
     expect(await answer("GET", "/api/no/such/route")).toEqual([404, { detail: "Not found" }]);
     expect(await answer("POST", "/api/tasks", "{not json")).toEqual([
       400,
       { detail: "Request body is not valid JSON" },
     ]);
-    const wrongMethod = await request(ctx.app, "DELETE", "/api/tasks", { token });
+    const wrongMethod = await send(ctx.app, { method: "DELETE", path: "/api/tasks", token });
     expect(wrongMethod.status).toBe(405);
   });
 
   test("/health and /docs need no token", async () => {
-    expect((await request(ctx.app, "GET", "/health")).status).toBe(200);
-    expect((await request(ctx.app, "GET", "/docs/json")).status).toBe(200);
+    expect((await send(ctx.app, { path: "/health" })).status).toBe(200);
+    expect((await send(ctx.app, { path: "/docs/json" })).status).toBe(200);
   });
 
   test("a CORS preflight to /api needs no token", async () => {
-    const response = await request(ctx.app, "OPTIONS", "/api/tasks", {
+    const response = await send(ctx.app, {
+      method: "OPTIONS",
+      path: "/api/tasks",
       headers: {
         origin: "http://localhost:3000",
         "access-control-request-method": "POST",
@@ -202,9 +199,7 @@ describe(`users from verified claims (${driver})`, () => {
   });
 
   test("an authenticated request to a path no route matches registers the user too", async () => {
-    const response = await request(ctx.app, "GET", "/api/nowhere", {
-      token: await tokenFor("wanderer", { name: "W" }),
-    });
+    const response = await send(ctx.app, { path: "/api/nowhere", token: await tokenFor("wanderer", { name: "W" }) });
     expect(response.status).toBe(404);
     expect(await row("wanderer")).toMatchObject({ email: null, name: "W" });
   });

@@ -9,8 +9,8 @@ import { SQL } from "bun";
 import { sql } from "drizzle-orm";
 import { version } from "../package.json";
 import { openDatabase } from "../src/db/client.ts";
-import { startBinary, testBinary } from "./binary.ts";
-import { driver, freshDatabase, postgresUrl, TEST_SECRET, tokenFor } from "./helpers.ts";
+import { driver, freshDatabase, postgresUrl, TEST_SECRET, testBinary, tokenFor } from "./helpers.ts";
+import { startProcess } from "./support/process.ts";
 
 const journal = (await Bun.file(join(import.meta.dir, "../drizzle/meta/_journal.json")).json()) as {
   entries: unknown[];
@@ -116,7 +116,7 @@ describe(`the compiled binary (${driver})`, () => {
   test("serves the API with a token, answers healthcheck while up, exits 0 on SIGTERM; the tasks outlive a restart", async () => {
     const token = await tokenFor("binary-user");
     const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-    const server = await startBinary(binary, env);
+    const server = await startProcess([binary], { cwd: dirname(binary), env });
     cleanups.push(() => void server.proc.kill());
     const call = (method: string, path: string, body?: unknown) =>
       fetch(new URL(path, server.url), {
@@ -142,13 +142,13 @@ describe(`the compiled binary (${driver})`, () => {
     const port = new URL(server.url).port;
     expect(Bun.spawnSync([binary, "healthcheck"], { env: { ...env, PORT: port } }).exitCode).toBe(0);
     expect(await server.stop()).toBe(0);
-    expect(server.lines.at(-1)).toContain('"msg":"stopped"');
+    expect(server.lines().at(-1)).toContain('"msg":"stopped"');
     const down = Bun.spawnSync([binary, "healthcheck"], { env: { ...env, PORT: port }, stderr: "pipe" });
     expect(down.exitCode).toBe(1);
     expect(down.stderr.toString()).toStartWith(`healthcheck: http://127.0.0.1:${port}/health/ready unreachable`);
 
     // Started again on the same database (on PGlite: the data dir it made), the task is still there.
-    const again = await startBinary(binary, env);
+    const again = await startProcess([binary], { cwd: dirname(binary), env });
     cleanups.push(() => void again.proc.kill());
     const [kept] = (await (await fetch(new URL("/api/tasks", again.url), { headers: auth })).json()) as {
       id: string;

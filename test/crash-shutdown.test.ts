@@ -6,8 +6,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
-import { type LoadResult, loadGenerator, type ServiceProcess, startService } from "./faults.ts";
 import { driver, freshDatabase, TEST_SECRET, tokenFor } from "./helpers.ts";
+import { type LoadResult, loadGenerator } from "./support/load-generator.ts";
+import { startService } from "./support/process.ts";
 
 const SHUTDOWN_WITHIN_MS = 10_000;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -39,11 +40,6 @@ async function createDatabase(): Promise<{ env: Record<string, string>; url?: st
 
 function start(env: Record<string, string>) {
   return startService({ ...env, BETTER_AUTH_SECRET: TEST_SECRET });
-}
-
-async function stop(service: ServiceProcess) {
-  service.proc.kill("SIGTERM");
-  return service.exited;
 }
 
 /** Every task of the user, page by page, as the API lists them. */
@@ -88,7 +84,7 @@ describe(`crash and shutdown (${driver})`, () => {
     for (const r of results) if (r.status !== undefined) expect(r.status).toBe(201);
 
     const second = await start(env);
-    cleanups.push(() => stop(second).then(() => {}));
+    cleanups.push(() => second.stop().then(() => {}));
     const stored = await allTasks(second.url, token);
     const storedIds = new Set(stored.map((t) => t.id));
     const missing = acknowledged.filter((r) => !storedIds.has(r.taskId!));
@@ -100,7 +96,7 @@ describe(`crash and shutdown (${driver})`, () => {
     console.log(
       `kill -9 (${driver}): ${acknowledged.length} acknowledged writes all found after restart; ${stored.length} rows; ${JSON.stringify(summary(results))}`,
     );
-    expect(await stop(second)).toBe(0);
+    expect(await second.stop()).toBe(0);
   }, 90_000);
 
   test("SIGTERM under load: every request taken is answered, exit 0 within 10 s, database closed", async () => {
@@ -150,7 +146,7 @@ describe(`crash and shutdown (${driver})`, () => {
     const again = await start(env);
     const stored = new Set((await allTasks(again.url, token)).map((t) => t.title));
     for (const r of results.filter((r) => r.method === "POST")) expect(stored.has(r.title!)).toBe(r.status === 201);
-    expect(await stop(again)).toBe(0);
+    expect(await again.stop()).toBe(0);
     console.log(
       `SIGTERM under load (${driver}): exit 0 after ${shutdownMs.toFixed(0)} ms; ${JSON.stringify(summary(results))}`,
     );

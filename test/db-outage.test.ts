@@ -10,16 +10,9 @@ import { type DatabaseHandle, openPostgres } from "../src/db/client.ts";
 import { isDatabaseUnavailable } from "../src/db/outage.ts";
 import { users } from "../src/db/schema.ts";
 import { createLogger } from "../src/http/log.ts";
-import { testBinary } from "./binary.ts";
-import {
-  type Cluster,
-  hasPostgresBinaries,
-  type ProxyMode,
-  startCluster,
-  type Proxy as TcpProxy,
-  tcpProxy,
-} from "./faults.ts";
-import { driver, freshDatabase, request, TEST_SECRET, tokenFor } from "./helpers.ts";
+import { driver, freshDatabase, type SendOptions, send, TEST_SECRET, testBinary, tokenFor } from "./helpers.ts";
+import { type Cluster, hasPostgresBinaries, startCluster } from "./support/postgres-cluster.ts";
+import { type ProxyMode, type Proxy as TcpProxy, tcpProxy } from "./support/tcp-proxy.ts";
 
 // What the contract promises.
 const UNAVAILABLE_WITHIN_MS = 5000;
@@ -37,19 +30,18 @@ const lines: string[] = [];
 let app: ReturnType<typeof createApp>;
 let token: string;
 
-async function timed(method: string, path: string, options: Parameters<typeof request>[3] = {}) {
+async function timed(method: string, path: string, options: Omit<SendOptions, "method" | "path"> = {}) {
   const started = performance.now();
-  const res = await request(app, method, path, options);
-  const body = await res.text();
-  return { res, body, ms: performance.now() - started };
+  const res = await send(app, { method, path, ...options });
+  return { res, body: res.text, ms: performance.now() - started };
 }
 
 /** Asks every 100 ms until the answer is 2xx again; returns how long that took. */
-async function timeToRecover(method: string, path: string, options: Parameters<typeof request>[3] = {}) {
+async function timeToRecover(method: string, path: string, options: Omit<SendOptions, "method" | "path"> = {}) {
   const started = performance.now();
   while (performance.now() - started < RECOVERED_WITHIN_MS + 5000) {
     const { res } = await timed(method, path, options);
-    if (res.ok) return performance.now() - started;
+    if (res.status >= 200 && res.status < 300) return performance.now() - started;
     expect(res.status).toBe(503);
     await Bun.sleep(100);
   }
@@ -71,9 +63,9 @@ describe.skipIf(!outages)(`database outage (${driver})`, () => {
       log: createLogger("info", (line) => lines.push(line)),
     });
     token = await tokenFor("outage-user");
-    expect((await request(app, "POST", "/api/tasks", { token, body: { title: "before the outage" } })).status).toBe(
-      201,
-    );
+    expect(
+      (await send(app, { method: "POST", path: "/api/tasks", token, body: { title: "before the outage" } })).status,
+    ).toBe(201);
   }, 60_000);
 
   afterAll(async () => {
@@ -126,9 +118,9 @@ describe.skipIf(!outages)(`database outage (${driver})`, () => {
       proxy.set("forward");
       const recovered = await timeToRecover("GET", "/api/tasks", { token });
       expect(recovered).toBeLessThan(RECOVERED_WITHIN_MS);
-      const after = await request(app, "GET", "/api/tasks", { token });
-      expect(((await after.json()) as { title: string }[]).map((t) => t.title)).toEqual(["before the outage"]);
-      expect((await request(app, "GET", "/health/ready")).status).toBe(200);
+      const after = await send(app, { path: "/api/tasks", token });
+      expect((after.body as { title: string }[]).map((t) => t.title)).toEqual(["before the outage"]);
+      expect((await send(app, { path: "/health/ready" })).status).toBe(200);
       console.log(
         `outage (${mode}): slowest 503 after ${slowest.toFixed(0)} ms; recovered ${recovered.toFixed(0)} ms after the database returned`,
       );

@@ -1,13 +1,13 @@
 // The typed client a Next.js frontend uses: Eden's treaty over `App`, driving every task route in
 // both shapes with no network (treaty(app) calls app.handle). The type assertions at the bottom
 // make `bun run typecheck` fail if a route's answer degrades to `unknown` or loses a field.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { treaty } from "@elysiajs/eden";
 import type { App } from "../src/app.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
-import { driver, testApp, tokenFor } from "./helpers.ts";
+import { driver, tokenFor, useTestApp } from "./helpers.ts";
 
-let ctx: Awaited<ReturnType<typeof testApp>>;
+const ctx = useTestApp();
 let api: ReturnType<typeof client>;
 let stranger: ReturnType<typeof client>;
 
@@ -17,11 +17,9 @@ function client(app: App, token: string) {
 }
 
 beforeAll(async () => {
-  ctx = await testApp();
   api = client(ctx.app, await tokenFor("eden"));
   stranger = client(ctx.app, await tokenFor("stranger"));
 }, 60_000);
-afterAll(() => ctx.close());
 
 describe(`Eden treaty (${driver})`, () => {
   test("every route of /api/tasks", async () => {

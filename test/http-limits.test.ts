@@ -1,14 +1,14 @@
 // What the real listener (`bun src/index.ts`, Bun.serve underneath) does with uploads that are too
 // big, headers that are too big and clients that stall: things app.handle() never sees.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { testBinary } from "./binary.ts";
-import { type RawExchange, rawHttp, type ServiceProcess, startService } from "./faults.ts";
-import { driver, TEST_SECRET, tokenFor } from "./helpers.ts";
+import { driver, TEST_SECRET, testBinary, tokenFor } from "./helpers.ts";
+import { type RunningProcess, startService } from "./support/process.ts";
+import { type RawExchange, rawHttp } from "./support/raw-http.ts";
 
 const MiB = 1024 * 1024;
 const LIMIT = 64 * 1024;
 
-let service: ServiceProcess;
+let service: RunningProcess;
 let port: number;
 let token: string;
 let stalled: Promise<RawExchange>;
@@ -26,8 +26,7 @@ describe.skipIf(driver !== "pglite" && !testBinary)("HTTP listener limits", () =
   }, 60_000);
 
   afterAll(async () => {
-    service?.proc.kill("SIGTERM");
-    await service?.exited;
+    await service?.stop();
   });
 
   test("a 10 MB upload gets 413 and a closed connection while only 64 KiB of it were sent", async () => {

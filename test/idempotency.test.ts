@@ -12,8 +12,16 @@ import { createLogger, type LogFields } from "../src/http/log.ts";
 import { keepPruning } from "../src/modules/idempotency/index.ts";
 import { claimKey, pruneExpiredKeys } from "../src/modules/idempotency/service.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
-import { testBinary } from "./binary.ts";
-import { driver, freshDatabase, type SendOptions, send, TEST_SECRET, tokenFor, useTestApp } from "./helpers.ts";
+import {
+  driver,
+  freshDatabase,
+  type SendOptions,
+  send,
+  TEST_SECRET,
+  testBinary,
+  tokenFor,
+  useTestApp,
+} from "./helpers.ts";
 import { fingerprint } from "./tasks-helpers.ts";
 
 const ctx = useTestApp();

@@ -1,24 +1,24 @@
 // Cross-origin calls from the frontend, per the contract: listed origins only, with credentials,
 // the task methods, Authorization and Content-Type, and X-Total-Count/Location exposed, on
 // successful and error answers alike. A refused origin gets no Access-Control-Allow-Origin.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { driver, request, testApp, tokenFor } from "./helpers.ts";
+import { beforeAll, describe, expect, test } from "bun:test";
+import { driver, send, tokenFor, useTestApp } from "./helpers.ts";
 
 const allowed = ["http://localhost:3000", "https://todo.example"];
-let ctx: Awaited<ReturnType<typeof testApp>>;
+const ctx = useTestApp({ corsOrigins: allowed });
 let token: string;
 let taskId: string;
 
 beforeAll(async () => {
-  ctx = await testApp({ corsOrigins: allowed });
   token = await tokenFor("cora");
-  const created = await request(ctx.app, "POST", "/api/tasks", { token, body: { title: "shared" } });
-  taskId = ((await created.json()) as { id: string }).id;
+  const created = await send(ctx.app, { method: "POST", path: "/api/tasks", token, body: { title: "shared" } });
+  taskId = (created.body as { id: string }).id;
 }, 60_000);
-afterAll(() => ctx.close());
 
 function preflight(origin: string, path: string, method: string) {
-  return request(ctx.app, "OPTIONS", path, {
+  return send(ctx.app, {
+    method: "OPTIONS",
+    path,
     headers: {
       origin,
       "access-control-request-method": method,
@@ -69,7 +69,7 @@ describe(`CORS (${driver})`, () => {
   });
 
   test("a list answer allows the origin and exposes X-Total-Count", async () => {
-    const response = await request(ctx.app, "GET", "/api/tasks", { token, headers: { origin: allowed[1]! } });
+    const response = await send(ctx.app, { path: "/api/tasks", token, headers: { origin: allowed[1]! } });
     expect(response.status).toBe(200);
     expect(response.headers.get("access-control-allow-origin")).toBe(allowed[1]!);
     expect(response.headers.get("access-control-allow-credentials")).toBe("true");
@@ -80,7 +80,9 @@ describe(`CORS (${driver})`, () => {
   });
 
   test("a create answer exposes Location", async () => {
-    const response = await request(ctx.app, "POST", "/api/tasks", {
+    const response = await send(ctx.app, {
+      method: "POST",
+      path: "/api/tasks",
       token,
       body: { title: "cors" },
       headers: { origin: allowed[0]! },
@@ -98,7 +100,9 @@ describe(`CORS (${driver})`, () => {
     ["404", "GET", `/api/tasks/${crypto.randomUUID()}`, undefined, true],
     ["405", "DELETE", "/api/tasks", undefined, true],
   ] as const)("an error answer (%s) carries the CORS headers too", async (status, method, path, body, withToken) => {
-    const response = await request(ctx.app, method, path, {
+    const response = await send(ctx.app, {
+      method,
+      path,
       token: withToken ? token : undefined,
       body,
       headers: { origin: allowed[0]! },
@@ -109,7 +113,7 @@ describe(`CORS (${driver})`, () => {
   });
 
   test("an answer to a refused origin carries no Access-Control-Allow-Origin", async () => {
-    const response = await request(ctx.app, "GET", "/api/tasks", { token, headers: { origin: "http://evil.example" } });
+    const response = await send(ctx.app, { path: "/api/tasks", token, headers: { origin: "http://evil.example" } });
     expect(response.headers.get("access-control-allow-origin")).toBeNull();
   });
 });

@@ -1,40 +1,23 @@
-// What the tasks tests share: a JSON client that answers status, headers and parsed body, and a
-// fingerprint of the database to prove a refused request wrote nothing.
+// What the tasks tests share: a task made through the API, and a fingerprint of the database to
+// prove a refused request wrote nothing.
 import { expect } from "bun:test";
 import { sql } from "drizzle-orm";
 import type { Database } from "../src/db/client.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
-import { request } from "./helpers.ts";
-
-type App = { handle(request: Request): Promise<Response> };
-
-export interface Answer<T = unknown> {
-  status: number;
-  headers: Headers;
-  body: T;
-}
-
-/** Sends one request as `token`'s user; objects are sent as JSON, strings as they are. */
-export async function call<T = unknown>(
-  app: App,
-  token: string | undefined,
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<Answer<T>> {
-  const response = await request(app, method, path, { token, body, headers });
-  const text = await response.text();
-  return {
-    status: response.status,
-    headers: response.headers,
-    body: (text === "" ? undefined : JSON.parse(text)) as T,
-  };
-}
+import { send, type TestApp } from "./helpers.ts";
 
 /** Creates a task through the API and returns it. */
-export async function createTask(app: App, token: string, fields: Record<string, unknown> = {}): Promise<Task> {
-  const answer = await call<Task>(app, token, "POST", "/api/tasks", { title: "a task", ...fields });
+export async function createTask(
+  app: TestApp["app"],
+  token: string,
+  fields: Record<string, unknown> = {},
+): Promise<Task> {
+  const answer = await send<Task>(app, {
+    method: "POST",
+    path: "/api/tasks",
+    token,
+    body: { title: "a task", ...fields },
+  });
   expect(answer.status).toBe(201);
   return answer.body;
 }
@@ -51,10 +34,10 @@ export async function fingerprint(db: Database): Promise<string> {
   return rows[0]!.digest;
 }
 
-/** Runs `send` and checks that the database is the same afterwards; returns its answer. */
-export async function unchanged<T>(db: Database, send: () => Promise<T>): Promise<T> {
+/** Runs `act` and checks that the database is the same afterwards; returns its answer. */
+export async function unchanged<T>(db: Database, act: () => Promise<T>): Promise<T> {
   const before = await fingerprint(db);
-  const answer = await send();
+  const answer = await act();
   expect(await fingerprint(db)).toBe(before);
   return answer;
 }

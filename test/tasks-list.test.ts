@@ -1,13 +1,12 @@
 // The list route's query parameters: filters, every sort in both orders (nulls last, ties by
 // created_at then id), limit/offset paging with X-Total-Count, on tasks seeded with many equal
 // timestamps so that only the tie-break keeps pages from repeating or skipping a task.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { tasks } from "../src/db/schema.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
-import { driver, testApp, tokenFor } from "./helpers.ts";
-import { call } from "./tasks-helpers.ts";
+import { driver, send, tokenFor, useTestApp } from "./helpers.ts";
 
-let ctx: Awaited<ReturnType<typeof testApp>>;
+const ctx = useTestApp();
 let token: string;
 let seeded: Task[];
 
@@ -29,9 +28,8 @@ const descriptions = [
 const priorities = [null, "low", "medium", "high"] as const;
 
 beforeAll(async () => {
-  ctx = await testApp();
   token = await tokenFor("lister");
-  await call(ctx.app, token, "GET", "/api/tasks");
+  await send(ctx.app, { path: "/api/tasks", token });
   // 44 tasks whose timestamps, titles, due dates and priorities repeat in groups.
   const rows = Array.from({ length: 44 }, (_, i) => ({
     userId: "lister",
@@ -45,12 +43,11 @@ beforeAll(async () => {
   }));
   await ctx.db.insert(tasks).values(rows);
   // Another user's tasks share every value and must never show up.
-  await call(ctx.app, await tokenFor("other"), "GET", "/api/tasks");
+  await send(ctx.app, { path: "/api/tasks", token: await tokenFor("other") });
   await ctx.db.insert(tasks).values(rows.map((row) => ({ ...row, userId: "other" })));
-  seeded = (await call<Task[]>(ctx.app, token, "GET", "/api/tasks?limit=500")).body;
+  seeded = (await send<Task[]>(ctx.app, { path: "/api/tasks?limit=500", token })).body;
   expect(seeded).toHaveLength(44);
 }, 60_000);
-afterAll(() => ctx.close());
 
 type Sort = "created" | "updated" | "title" | "due_date" | "priority";
 const rank = { high: 3, medium: 2, low: 1 } as const;
@@ -78,7 +75,7 @@ function expectedOrder(list: Task[], sort: Sort, order: "asc" | "desc"): string[
 }
 
 async function list(query: string): Promise<{ ids: string[]; tasks: Task[]; total: number; status: number }> {
-  const answer = await call<Task[]>(ctx.app, token, "GET", `/api/tasks?${query}`);
+  const answer = await send<Task[]>(ctx.app, { path: `/api/tasks?${query}`, token });
   return {
     status: answer.status,
     tasks: answer.body,
@@ -170,19 +167,19 @@ describe(`paging (${driver})`, () => {
 
   test("limit defaults to 100 and stops at 500", async () => {
     const many = await tokenFor("many");
-    await call(ctx.app, many, "GET", "/api/tasks");
+    await send(ctx.app, { path: "/api/tasks", token: many });
     await ctx.db
       .insert(tasks)
       .values(Array.from({ length: 501 }, (_, i) => ({ userId: "many", title: `t${i}`, createdAt: minute(i % 7) })));
-    const answer = await call<Task[]>(ctx.app, many, "GET", "/api/tasks");
+    const answer = await send<Task[]>(ctx.app, { path: "/api/tasks", token: many });
     expect(answer.body).toHaveLength(100);
     expect(answer.headers.get("x-total-count")).toBe("501");
-    expect((await call<Task[]>(ctx.app, many, "GET", "/api/tasks?limit=500")).body).toHaveLength(500);
-    expect((await call(ctx.app, many, "GET", "/api/tasks?limit=501")).status).toBe(400);
+    expect((await send<Task[]>(ctx.app, { path: "/api/tasks?limit=500", token: many })).body).toHaveLength(500);
+    expect((await send(ctx.app, { path: "/api/tasks?limit=501", token: many })).status).toBe(400);
   });
 
   test("a user with no tasks gets an empty list and a count of 0", async () => {
-    const empty = await call(ctx.app, await tokenFor("nobody-yet"), "GET", "/api/tasks");
+    const empty = await send(ctx.app, { path: "/api/tasks", token: await tokenFor("nobody-yet") });
     expect(empty.status).toBe(200);
     expect(empty.body).toEqual([]);
     expect(empty.headers.get("x-total-count")).toBe("0");

@@ -1,8 +1,8 @@
 // The OpenAPI document at /docs/json describes every task route in both shapes: parameters, the
 // JSON bodies, every success and error status, the bearer scheme and examples. It is built in
 // process from the route schemas, so it needs no network.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { driver, request, testApp } from "./helpers.ts";
+import { beforeAll, describe, expect, test } from "bun:test";
+import { driver, send, useTestApp } from "./helpers.ts";
 
 interface Operation {
   parameters?: { name: string; in: string; required: boolean; schema: Record<string, unknown> }[];
@@ -18,16 +18,14 @@ interface Document {
   security: unknown[];
 }
 
-let ctx: Awaited<ReturnType<typeof testApp>>;
+const ctx = useTestApp();
 let doc: Document;
 
 beforeAll(async () => {
-  ctx = await testApp();
-  const response = await request(ctx.app, "GET", "/docs/json");
+  const response = await send(ctx.app, { path: "/docs/json" });
   expect(response.status).toBe(200);
-  doc = (await response.json()) as Document;
+  doc = response.body as Document;
 }, 60_000);
-afterAll(() => ctx.close());
 
 const operations = [
   ["get", "/tasks", 200],
@@ -148,7 +146,7 @@ describe(`OpenAPI document (${driver})`, () => {
   });
 
   test("the interactive page is served at /docs", async () => {
-    const response = await request(ctx.app, "GET", "/docs");
+    const response = await send(ctx.app, { path: "/docs" });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toContain("text/html");
   });

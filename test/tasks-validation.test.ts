@@ -1,17 +1,16 @@
 // Every field rule of the contract at and just past its bounds, on create and on both update
 // methods, plus bodies and query strings that are not what the routes take. Each refused request
 // answers 400 naming the field, and the database is the same afterwards.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import type { Task } from "../src/modules/tasks/model.ts";
-import { driver, testApp, tokenFor } from "./helpers.ts";
-import { call, createTask, unchanged } from "./tasks-helpers.ts";
+import { driver, send, tokenFor, useTestApp } from "./helpers.ts";
+import { createTask, unchanged } from "./tasks-helpers.ts";
 
-let ctx: Awaited<ReturnType<typeof testApp>>;
+const ctx = useTestApp();
 let token: string;
 let task: Task;
 
 beforeAll(async () => {
-  ctx = await testApp();
   token = await tokenFor("valerie");
   task = await createTask(ctx.app, token, {
     title: "the original",
@@ -20,7 +19,6 @@ beforeAll(async () => {
     due_date: "2026-06-01",
   });
 }, 60_000);
-afterAll(() => ctx.close());
 
 const TITLE = "must be 1 to 200 characters long after trimming whitespace";
 const DESCRIPTION = "must be a string of at most 1000 characters, or null";
@@ -110,22 +108,29 @@ const refused: [string, Record<string, unknown>, string, string][] = [
 
 describe(`create: every field rule (${driver})`, () => {
   test.each(accepted)("%s is stored", async (_, fields, expected) => {
-    const answer = await call<Task>(ctx.app, token, "POST", "/api/tasks", { title: "t", ...fields });
+    const answer = await send<Task>(ctx.app, {
+      method: "POST",
+      path: "/api/tasks",
+      token,
+      body: { title: "t", ...fields },
+    });
     expect(answer.status).toBe(201);
     expect(answer.body).toMatchObject(expected);
-    const stored = await call<Task>(ctx.app, token, "GET", `/api/tasks/${answer.body.id}`);
+    const stored = await send<Task>(ctx.app, { path: `/api/tasks/${answer.body.id}`, token });
     expect(stored.body).toMatchObject(expected);
   });
 
   test.each(refused)("%s is a 400 naming the field, nothing stored", async (_, fields, field, message) => {
-    const answer = await unchanged(ctx.db, () => call(ctx.app, token, "POST", "/api/tasks", { title: "t", ...fields }));
+    const answer = await unchanged(ctx.db, () =>
+      send(ctx.app, { method: "POST", path: "/api/tasks", token, body: { title: "t", ...fields } }),
+    );
     expect(answer.status).toBe(400);
     expect(answer.body).toEqual({ detail: "Invalid request body", errors: [{ field, message }] });
   });
 
   test("a missing title is a 400: title is required", async () => {
     const answer = await unchanged(ctx.db, () =>
-      call(ctx.app, token, "POST", "/api/tasks", { description: "no title" }),
+      send(ctx.app, { method: "POST", path: "/api/tasks", token, body: { description: "no title" } }),
     );
     expect(answer).toMatchObject({
       status: 400,
@@ -142,7 +147,7 @@ describe(`create: every field rule (${driver})`, () => {
       due_date: "2026-02-30",
     };
     const answer = await unchanged(ctx.db, () =>
-      call<{ errors: { field: string }[] }>(ctx.app, token, "POST", "/api/tasks", body),
+      send<{ errors: { field: string }[] }>(ctx.app, { method: "POST", path: "/api/tasks", token, body }),
     );
     expect(answer.status).toBe(400);
     expect(answer.body.errors.map((error) => error.field).sort()).toEqual([
@@ -158,23 +163,25 @@ describe(`create: every field rule (${driver})`, () => {
 describe.each(["PUT", "PATCH"])(`%s: every field rule (${driver})`, (method) => {
   test.each(accepted)("%s is stored", async (_, fields, expected) => {
     const target = await createTask(ctx.app, token, { title: "target" });
-    const answer = await call<Task>(ctx.app, token, method, `/api/tasks/${target.id}`, fields);
+    const answer = await send<Task>(ctx.app, { method, path: `/api/tasks/${target.id}`, token, body: fields });
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject(expected);
   });
 
   test.each(refused)("%s is a 400 naming the field, the task unchanged", async (_, fields, field, message) => {
-    const answer = await unchanged(ctx.db, () => call(ctx.app, token, method, `/api/tasks/${task.id}`, fields));
+    const answer = await unchanged(ctx.db, () =>
+      send(ctx.app, { method, path: `/api/tasks/${task.id}`, token, body: fields }),
+    );
     expect(answer.status).toBe(400);
     expect(answer.body).toEqual({ detail: "Invalid request body", errors: [{ field, message }] });
   });
 
   test("one bad field refuses the whole update", async () => {
     const answer = await unchanged(ctx.db, () =>
-      call(ctx.app, token, method, `/api/tasks/${task.id}`, { title: "fine", priority: "urgent" }),
+      send(ctx.app, { method, path: `/api/tasks/${task.id}`, token, body: { title: "fine", priority: "urgent" } }),
     );
     expect(answer.status).toBe(400);
-    expect((await call<Task>(ctx.app, token, "GET", `/api/tasks/${task.id}`)).body).toEqual(task);
+    expect((await send<Task>(ctx.app, { path: `/api/tasks/${task.id}`, token })).body).toEqual(task);
   });
 });
 
@@ -184,7 +191,9 @@ describe(`PATCH .../complete: the body (${driver})`, () => {
     ["a number", { completed: 0 }],
     ["null", { completed: null }],
   ])("completed as %s is a 400, the task unchanged", async (_, body) => {
-    const answer = await unchanged(ctx.db, () => call(ctx.app, token, "PATCH", `/api/tasks/${task.id}/complete`, body));
+    const answer = await unchanged(ctx.db, () =>
+      send(ctx.app, { method: "PATCH", path: `/api/tasks/${task.id}/complete`, token, body }),
+    );
     expect(answer).toMatchObject({
       status: 400,
       body: { errors: [{ field: "completed", message: "must be true or false" }] },
@@ -211,20 +220,26 @@ describe(`bodies that are not JSON objects (${driver})`, () => {
     ["JSON null", "null", "Request body must be a JSON object"],
   ])("%s is a 400 on every route with a body", async (_, body, detail) => {
     for (const [method, path] of bodyRoutes()) {
-      const answer = await unchanged(ctx.db, () => call(ctx.app, token, method, path, body));
+      const answer = await unchanged(ctx.db, () => send(ctx.app, { method, path, token, body }));
       expect([method, path, answer.status, answer.body]).toEqual([method, path, 400, { detail }]);
     }
   });
 
   test.each(["POST", "PUT", "PATCH"])("%s without a body is a 400", async (method) => {
     const path = method === "POST" ? "/api/tasks" : `/api/tasks/${task.id}`;
-    const answer = await unchanged(ctx.db, () => call(ctx.app, token, method, path));
+    const answer = await unchanged(ctx.db, () => send(ctx.app, { method, path, token }));
     expect(answer.status).toBe(400);
   });
 
   test("JSON is read whatever the Content-Type says (curl -d sends form encoding)", async () => {
-    const answer = await call<Task>(ctx.app, token, "POST", "/api/tasks", '{"title":"from curl"}', {
-      "content-type": "application/x-www-form-urlencoded",
+    const answer = await send<Task>(ctx.app, {
+      method: "POST",
+      path: "/api/tasks",
+      token,
+      body: '{"title":"from curl"}',
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+      },
     });
     expect(answer.status).toBe(201);
     expect(answer.body.title).toBe("from curl");
@@ -234,7 +249,9 @@ describe(`bodies that are not JSON objects (${driver})`, () => {
     const body = JSON.stringify({ title: "big", description: "d".repeat(70_000) });
     // A Request built in-process carries no Content-Length of its own; a client's would.
     const headers = { "content-length": String(body.length) };
-    const answer = await unchanged(ctx.db, () => call(ctx.app, token, "POST", "/api/tasks", body, headers));
+    const answer = await unchanged(ctx.db, () =>
+      send(ctx.app, { method: "POST", path: "/api/tasks", token, body, headers }),
+    );
     expect(answer.status).toBe(413);
   });
 });
@@ -260,18 +277,16 @@ describe(`list query parameters (${driver})`, () => {
     ["offset=9007199254740992", "offset", "must be an integer from 0 to 9007199254740991"],
     ["offset=x", "offset", "must be an integer from 0 to 9007199254740991"],
   ])("?%s is a 400 naming the parameter", async (query, field, message) => {
-    const answer = await call(ctx.app, token, "GET", `/api/tasks?${query}`);
+    const answer = await send(ctx.app, { path: `/api/tasks?${query}`, token });
     expect(answer.status).toBe(400);
     expect(answer.body).toEqual({ detail: "Invalid query parameter", errors: [{ field, message }] });
   });
 
   test("every bad parameter is named at once", async () => {
-    const answer = await call<{ errors: { field: string }[] }>(
-      ctx.app,
+    const answer = await send<{ errors: { field: string }[] }>(ctx.app, {
+      path: "/api/tasks?status=x&sort=y&order=z&priority=w&limit=0&offset=-1",
       token,
-      "GET",
-      "/api/tasks?status=x&sort=y&order=z&priority=w&limit=0&offset=-1",
-    );
+    });
     expect(answer.body.errors.map((error) => error.field).sort()).toEqual([
       "limit",
       "offset",
@@ -291,6 +306,6 @@ describe(`list query parameters (${driver})`, () => {
     "q=",
     "status=all&sort=created&order=desc",
   ])("?%s is accepted", async (query) => {
-    expect((await call(ctx.app, token, "GET", `/api/tasks?${query}`)).status).toBe(200);
+    expect((await send(ctx.app, { path: `/api/tasks?${query}`, token })).status).toBe(200);
   });
 });

@@ -1,24 +1,22 @@
 // Every task route of ../shared/api.md in both shapes (/api/tasks... and /api/{user_id}/tasks...),
 // and isolation between users on every route: 403 vs 404, ids that are not UUIDs, user ids in bodies.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { tasks } from "../src/db/schema.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
-import { driver, testApp, tokenFor } from "./helpers.ts";
-import { call, createTask, ISO_INSTANT, UUID, unchanged } from "./tasks-helpers.ts";
+import { driver, send, tokenFor, useTestApp } from "./helpers.ts";
+import { createTask, ISO_INSTANT, UUID, unchanged } from "./tasks-helpers.ts";
 
-let ctx: Awaited<ReturnType<typeof testApp>>;
+const ctx = useTestApp();
 let alice: string;
 let bob: string;
 
 beforeAll(async () => {
-  ctx = await testApp();
   alice = await tokenFor("alice");
   bob = await tokenFor("bob");
   // Both users exist, so a refused request has nothing legitimate to write.
-  await call(ctx.app, bob, "GET", "/api/tasks");
+  await send(ctx.app, { path: "/api/tasks", token: bob });
 }, 60_000);
-afterAll(() => ctx.close());
 
 const shapes = [
   ["/api/tasks", "/api/tasks"],
@@ -27,7 +25,12 @@ const shapes = [
 
 describe.each(shapes)(`tasks at %s (${driver})`, (_, base) => {
   test("POST creates the task: 201, Location, every field, defaults null/false", async () => {
-    const answer = await call<Task>(ctx.app, alice, "POST", base, { title: "Write the report" });
+    const answer = await send<Task>(ctx.app, {
+      method: "POST",
+      path: base,
+      token: alice,
+      body: { title: "Write the report" },
+    });
     expect(answer.status).toBe(201);
     const task = answer.body;
     expect(answer.headers.get("location")).toBe(`/api/tasks/${task.id}`);
@@ -55,21 +58,21 @@ describe.each(shapes)(`tasks at %s (${driver})`, (_, base) => {
       priority: "high",
       due_date: "2026-12-01T17:00:00Z",
     };
-    const { status, body: task } = await call<Task>(ctx.app, alice, "POST", base, body);
+    const { status, body: task } = await send<Task>(ctx.app, { method: "POST", path: base, token: alice, body });
     expect(status).toBe(201);
     expect(task).toMatchObject({ ...body, due_date: "2026-12-01T17:00:00.000Z", user_id: "alice" });
   });
 
   test("GET /{id} returns the task", async () => {
     const task = await createTask(ctx.app, alice, { title: "read me", priority: "low" });
-    const answer = await call<Task>(ctx.app, alice, "GET", `${base}/${task.id}`);
+    const answer = await send<Task>(ctx.app, { path: `${base}/${task.id}`, token: alice });
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual(task);
   });
 
   test("GET lists the caller's tasks with X-Total-Count", async () => {
     const task = await createTask(ctx.app, alice, { title: "listed" });
-    const answer = await call<Task[]>(ctx.app, alice, "GET", base);
+    const answer = await send<Task[]>(ctx.app, { path: base, token: alice });
     expect(answer.status).toBe(200);
     expect(answer.body).toContainEqual(task);
     expect(answer.body.every((t) => t.user_id === "alice")).toBe(true);
@@ -83,9 +86,14 @@ describe.each(shapes)(`tasks at %s (${driver})`, (_, base) => {
       priority: "low",
       due_date: "2026-12-01",
     });
-    const answer = await call<Task>(ctx.app, alice, method, `${base}/${task.id}`, {
-      title: "  after  ",
-      priority: null,
+    const answer = await send<Task>(ctx.app, {
+      method,
+      path: `${base}/${task.id}`,
+      token: alice,
+      body: {
+        title: "  after  ",
+        priority: null,
+      },
     });
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual({
@@ -109,12 +117,17 @@ describe.each(shapes)(`tasks at %s (${driver})`, (_, base) => {
       priority: "medium",
       due_date: "2027-01-02T03:04:05.678+01:00",
     };
-    const set = await call<Task>(ctx.app, alice, method, `${base}/${task.id}`, all);
+    const set = await send<Task>(ctx.app, { method, path: `${base}/${task.id}`, token: alice, body: all });
     expect(set.body).toMatchObject({ ...all, due_date: "2027-01-02T02:04:05.678Z" });
-    const cleared = await call<Task>(ctx.app, alice, method, `${base}/${task.id}`, {
-      description: null,
-      priority: null,
-      due_date: null,
+    const cleared = await send<Task>(ctx.app, {
+      method,
+      path: `${base}/${task.id}`,
+      token: alice,
+      body: {
+        description: null,
+        priority: null,
+        due_date: null,
+      },
     });
     expect(cleared.body).toMatchObject({
       title: "all",
@@ -127,7 +140,9 @@ describe.each(shapes)(`tasks at %s (${driver})`, (_, base) => {
 
   test.each(["PUT", "PATCH"])("%s with an empty object changes nothing", async (method) => {
     const task = await createTask(ctx.app, alice);
-    const answer = await unchanged(ctx.db, () => call<Task>(ctx.app, alice, method, `${base}/${task.id}`, {}));
+    const answer = await unchanged(ctx.db, () =>
+      send<Task>(ctx.app, { method, path: `${base}/${task.id}`, token: alice, body: {} }),
+    );
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual(task);
   });
@@ -135,14 +150,16 @@ describe.each(shapes)(`tasks at %s (${driver})`, (_, base) => {
   test("PATCH /{id}/complete without a body toggles, with a body sets", async () => {
     const task = await createTask(ctx.app, alice);
     const path = `${base}/${task.id}/complete`;
-    const on = await call<Task>(ctx.app, alice, "PATCH", path);
+    const on = await send<Task>(ctx.app, { method: "PATCH", path, token: alice });
     expect(on.status).toBe(200);
     expect(on.body).toMatchObject({ id: task.id, completed: true });
     expect(Date.parse(on.body.updated_at)).toBeGreaterThan(Date.parse(task.updated_at));
-    expect((await call<Task>(ctx.app, alice, "PATCH", path)).body.completed).toBe(false);
-    expect((await call<Task>(ctx.app, alice, "PATCH", path, {})).body.completed).toBe(true);
-    expect((await call<Task>(ctx.app, alice, "PATCH", path, { completed: true })).body.completed).toBe(true);
-    const off = await call<Task>(ctx.app, alice, "PATCH", path, { completed: false });
+    expect((await send<Task>(ctx.app, { method: "PATCH", path, token: alice })).body.completed).toBe(false);
+    expect((await send<Task>(ctx.app, { method: "PATCH", path, token: alice, body: {} })).body.completed).toBe(true);
+    expect(
+      (await send<Task>(ctx.app, { method: "PATCH", path, token: alice, body: { completed: true } })).body.completed,
+    ).toBe(true);
+    const off = await send<Task>(ctx.app, { method: "PATCH", path, token: alice, body: { completed: false } });
     expect(off.body).toEqual({ ...task, completed: false, updated_at: expect.stringMatching(ISO_INSTANT) });
     const [row] = await ctx.db.select().from(tasks).where(eq(tasks.id, task.id));
     expect(row!.completed).toBe(false);
@@ -150,22 +167,17 @@ describe.each(shapes)(`tasks at %s (${driver})`, (_, base) => {
 
   test("DELETE answers 204 with no body, and the task is gone", async () => {
     const task = await createTask(ctx.app, alice);
-    const response = await ctx.app.handle(
-      new Request(`http://localhost${base}/${task.id}`, {
-        method: "DELETE",
-        headers: { authorization: `Bearer ${alice}` },
-      }),
-    );
+    const response = await send(ctx.app, { method: "DELETE", path: `${base}/${task.id}`, token: alice });
     expect(response.status).toBe(204);
-    expect(await response.text()).toBe("");
+    expect(response.text).toBe("");
     expect(await ctx.db.select().from(tasks).where(eq(tasks.id, task.id))).toEqual([]);
-    expect((await call(ctx.app, alice, "GET", `${base}/${task.id}`)).status).toBe(404);
-    expect((await call(ctx.app, alice, "DELETE", `${base}/${task.id}`)).status).toBe(404);
+    expect((await send(ctx.app, { path: `${base}/${task.id}`, token: alice })).status).toBe(404);
+    expect((await send(ctx.app, { method: "DELETE", path: `${base}/${task.id}`, token: alice })).status).toBe(404);
   });
 
   test("an upper-case UUID names the same task", async () => {
     const task = await createTask(ctx.app, alice);
-    const answer = await call<Task>(ctx.app, alice, "GET", `${base}/${task.id.toUpperCase()}`);
+    const answer = await send<Task>(ctx.app, { path: `${base}/${task.id.toUpperCase()}`, token: alice });
     expect(answer.status).toBe(200);
     expect(answer.body.id).toBe(task.id);
   });
@@ -192,7 +204,7 @@ describe(`isolation between users (${driver})`, () => {
     ["/api/{user_id}/tasks", "/api/bob/tasks"],
   ])("another user's task is a 403 on every route of %s, and stays as it was", async (_, base) => {
     for (const [method, path, body] of routes(base, aliceTask.id)) {
-      const answer = await unchanged(ctx.db, () => call(ctx.app, bob, method, path, body));
+      const answer = await unchanged(ctx.db, () => send(ctx.app, { method, path, token: bob, body }));
       expect([method, path, answer.status, answer.body]).toEqual([
         method,
         path,
@@ -212,7 +224,7 @@ describe(`isolation between users (${driver})`, () => {
   ])("%s as the id is a 404 on every route of both shapes", async (_, id) => {
     for (const base of ["/api/tasks", "/api/bob/tasks"]) {
       for (const [method, path, body] of routes(base, id)) {
-        const answer = await unchanged(ctx.db, () => call(ctx.app, bob, method, path, body));
+        const answer = await unchanged(ctx.db, () => send(ctx.app, { method, path, token: bob, body }));
         expect([method, path, answer.status, answer.body]).toEqual([method, path, 404, { detail: "Task not found" }]);
       }
     }
@@ -229,7 +241,7 @@ describe(`isolation between users (${driver})`, () => {
       ...routes("/api/alice/tasks", "not-a-uuid"),
     ] as const;
     for (const [method, path, body] of requests) {
-      const answer = await unchanged(ctx.db, () => call(ctx.app, bob, method, path, body));
+      const answer = await unchanged(ctx.db, () => send(ctx.app, { method, path, token: bob, body }));
       expect([method, path, answer.status, answer.body]).toEqual([
         method,
         path,
@@ -241,11 +253,11 @@ describe(`isolation between users (${driver})`, () => {
 
   test("a list never holds another user's task, whatever the filters", async () => {
     for (const query of ["", "?status=pending", "?q=secret", "?q=alice", "?sort=title&limit=500"]) {
-      const answer = await call<Task[]>(ctx.app, bob, "GET", `/api/tasks${query}`);
+      const answer = await send<Task[]>(ctx.app, { path: `/api/tasks${query}`, token: bob });
       expect(answer.status).toBe(200);
       expect(answer.body.filter((task) => task.user_id !== "bob")).toEqual([]);
     }
-    const found = await call<Task[]>(ctx.app, alice, "GET", "/api/tasks?q=secret");
+    const found = await send<Task[]>(ctx.app, { path: "/api/tasks?q=secret", token: alice });
     expect(found.body.map((task) => task.id)).toEqual([aliceTask.id]);
   });
 
@@ -256,7 +268,12 @@ describe(`isolation between users (${driver})`, () => {
       created_at: "2000-01-01T00:00:00.000Z",
       updated_at: "2000-01-01T00:00:00.000Z",
     };
-    const answer = await call<Task>(ctx.app, bob, "POST", "/api/tasks", { title: "mine", ...planted, colour: "red" });
+    const answer = await send<Task>(ctx.app, {
+      method: "POST",
+      path: "/api/tasks",
+      token: bob,
+      body: { title: "mine", ...planted, colour: "red" },
+    });
     expect(answer.status).toBe(201);
     expect(answer.body.user_id).toBe("bob");
     expect(answer.body.id).not.toBe(planted.id);
@@ -276,9 +293,14 @@ describe(`isolation between users (${driver})`, () => {
         created_at: "2000-01-01T00:00:00.000Z",
         updated_at: "2000-01-01T00:00:00.000Z",
       };
-      const answer = await call<Task>(ctx.app, bob, method, `/api/tasks/${task.id}`, {
-        ...planted,
-        title: "still bob's",
+      const answer = await send<Task>(ctx.app, {
+        method,
+        path: `/api/tasks/${task.id}`,
+        token: bob,
+        body: {
+          ...planted,
+          title: "still bob's",
+        },
       });
       expect(answer.status).toBe(200);
       expect(answer.body).toMatchObject({
@@ -301,7 +323,7 @@ describe(`isolation between users (${driver})`, () => {
       ["POST", base, { title: "x" }],
       ...routes(base, task.id),
     ] as const) {
-      const answer = await unchanged(ctx.db, () => call(ctx.app, undefined, method, path, body));
+      const answer = await unchanged(ctx.db, () => send(ctx.app, { method, path, body }));
       expect([method, path, answer.status, answer.body]).toEqual([
         method,
         path,
@@ -321,13 +343,13 @@ describe(`routes that do not exist (${driver})`, () => {
     ["GET", `/api/tasks/${crypto.randomUUID()}/complete`, "PATCH"],
     ["DELETE", "/api/alice/tasks", "GET, POST"],
   ])("%s %s is a 405 with Allow", async (method, path, allow) => {
-    const answer = await unchanged(ctx.db, () => call(ctx.app, alice, method, path));
+    const answer = await unchanged(ctx.db, () => send(ctx.app, { method, path, token: alice }));
     expect(answer.status).toBe(405);
     expect(answer.headers.get("allow")!.split(", ").sort()).toEqual(allow.split(", ").sort());
   });
 
   test.each(["/api/tasks/x/y", "/api/task", "/api/alice/tasks/x/y/z"])("%s is a 404", async (path) => {
-    const answer = await call(ctx.app, alice, "GET", path);
+    const answer = await send(ctx.app, { path, token: alice });
     expect(answer.status).toBe(404);
     expect(answer.body).toEqual({ detail: "Not found" });
   });

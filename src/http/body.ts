@@ -4,9 +4,9 @@
 import { Elysia } from "elysia";
 import { HttpError } from "./errors.ts";
 
-export const MAX_BODY_BYTES = 64 * 1024;
+const MAX_BODY_BYTES = 64 * 1024;
 
-export class PayloadTooLargeError extends HttpError {
+class PayloadTooLargeError extends HttpError {
   constructor() {
     // The rest of the upload is never read, so the connection cannot carry another request.
     super(413, "Request body is larger than 64 KiB", { connection: "close" });

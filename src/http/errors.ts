@@ -1,20 +1,11 @@
-// One error body for the whole service: {"detail": "..."} plus `errors` for validation.
-// Services throw HttpError subclasses; the root handler maps them and Elysia's own errors.
+// Every error answer is made here, in the body of src/http/error-body.ts. Services throw HttpError
+// subclasses; the root handler maps them and Elysia's own errors.
 import { Elysia } from "elysia";
 import { isDatabaseUnavailable } from "../db/outage.ts";
+import type { ErrorBody, FieldError, ValidationErrorBody } from "./error-body.ts";
 import type { Logger } from "./log.ts";
 import { requestId } from "./request-log.ts";
 import { fieldErrors } from "./validation.ts";
-
-export interface FieldError {
-  field: string;
-  message: string;
-}
-
-export interface ErrorBody {
-  detail: string;
-  errors?: FieldError[];
-}
 
 export class HttpError extends Error {
   constructor(
@@ -26,7 +17,7 @@ export class HttpError extends Error {
   }
 }
 
-export class DatabaseUnavailableError extends HttpError {
+class DatabaseUnavailableError extends HttpError {
   constructor(cause?: unknown) {
     super(503, "Database unavailable");
     this.cause = cause;
@@ -44,68 +35,51 @@ const validationDetail: Record<string, string> = {
  * The root error handler. Register it once, before every module: a second onError in a
  * sub-instance runs twice (elysia #1323).
  * `routes` is read when an error happens, so it sees routes added after this plugin.
- * `authenticateFirst` (rejecting with an HttpError) runs before answering a path no route matches
- * or a body that does not parse: Elysia raises both before any `derive`, yet on a protected path
- * the token must decide first, so a caller without one learns nothing about routes or bodies.
  */
-export function errorHandler(
-  log: Logger,
-  routes: () => readonly { method: string; path: string }[],
-  authenticateFirst?: (request: Request, path: string) => Promise<void>,
-) {
-  return new Elysia({ name: "error-handler" }).onError(
-    { as: "global" },
-    async ({ code, error, request, path, set }) => {
-      // set.status is what the request log reports; Elysia leaves it at 200 for NOT_FOUND, 422 for VALIDATION.
-      const answer = (status: number, body: ErrorBody, headers?: Record<string, string>) => {
-        set.status = status;
-        return json(status, body, headers);
-      };
-      /** Ours (an HttpError) or a bug (a 500 that tells the client nothing). */
-      const failure = (thrown: unknown) => {
-        const cause = isDatabaseUnavailable(thrown) ? new DatabaseUnavailableError(thrown) : thrown;
-        if (cause instanceof HttpError) {
-          if (cause.status >= 500)
-            log.error("request failed", {
-              request_id: requestId(request),
-              method: request.method,
-              path,
-              cause: cause.cause ?? cause,
-            });
-          return answer(cause.status, { detail: cause.detail }, cause.headers);
-        }
-        log.error("unhandled error", { request_id: requestId(request), method: request.method, path, code, cause });
-        return answer(500, { detail: "Internal server error" });
-      };
-      if ((code === "NOT_FOUND" || code === "PARSE") && authenticateFirst) {
-        const denied = await authenticateFirst(request, path).then(
-          () => undefined,
-          (reason: unknown) => reason ?? new Error("authenticateFirst rejected without a reason"),
-        );
-        if (denied !== undefined) return failure(denied);
-      }
-      if (error instanceof HttpError) return failure(error);
-      switch (code) {
-        case "VALIDATION":
-          if (error.type === "response") break; // our own output broke its schema: a 500
-          return answer(400, {
-            detail: validationDetail[error.type] ?? "Invalid request",
-            errors: describeFields(error),
+export function errorHandler(log: Logger, routes: () => readonly { method: string; path: string }[]) {
+  return new Elysia({ name: "error-handler" }).onError({ as: "global" }, ({ code, error, request, path, set }) => {
+    // set.status is what the request log reports; Elysia leaves it at 200 for NOT_FOUND, 422 for VALIDATION.
+    const answer = (status: number, body: ErrorBody | ValidationErrorBody, headers?: Record<string, string>) => {
+      set.status = status;
+      return json(status, body, headers);
+    };
+    /** Ours (an HttpError) or a bug (a 500 that tells the client nothing). */
+    const failure = (thrown: unknown) => {
+      const cause = isDatabaseUnavailable(thrown) ? new DatabaseUnavailableError(thrown) : thrown;
+      if (cause instanceof HttpError) {
+        if (cause.status >= 500)
+          log.error("request failed", {
+            request_id: requestId(request),
+            method: request.method,
+            path,
+            cause: cause.cause ?? cause,
           });
-        case "PARSE":
-          // A route's own parser may refuse a body that is JSON but not what it takes.
-          if (error.cause instanceof HttpError) return failure(error.cause);
-          return answer(400, { detail: "Request body is not valid JSON" });
-        case "NOT_FOUND": {
-          const allow = allowedMethods(routes(), path, request.method);
-          return allow.length > 0
-            ? answer(405, { detail: "Method not allowed" }, { allow: allow.join(", ") })
-            : answer(404, { detail: "Not found" });
-        }
+        return answer(cause.status, { detail: cause.detail }, cause.headers);
       }
-      return failure(error);
-    },
-  );
+      log.error("unhandled error", { request_id: requestId(request), method: request.method, path, code, cause });
+      return answer(500, { detail: "Internal server error" });
+    };
+    if (error instanceof HttpError) return failure(error);
+    switch (code) {
+      case "VALIDATION":
+        if (error.type === "response") break; // our own output broke its schema: a 500
+        return answer(400, {
+          detail: validationDetail[error.type] ?? "Invalid request",
+          errors: describeFields(error),
+        });
+      case "PARSE":
+        // A route's own parser may refuse a body that is JSON but not what it takes.
+        if (error.cause instanceof HttpError) return failure(error.cause);
+        return answer(400, { detail: "Request body is not valid JSON" });
+      case "NOT_FOUND": {
+        const allow = allowedMethods(routes(), path, request.method);
+        return allow.length > 0
+          ? answer(405, { detail: "Method not allowed" }, { allow: allow.join(", ") })
+          : answer(404, { detail: "Not found" });
+      }
+    }
+    return failure(error);
+  });
 }
 
 /**
@@ -121,7 +95,7 @@ function describeFields(error: Parameters<typeof fieldErrors>[0]): FieldError[] 
   }
 }
 
-export function json(status: number, body: ErrorBody, headers: Record<string, string> = {}): Response {
+function json(status: number, body: ErrorBody | ValidationErrorBody, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
     headers: { "content-type": "application/json", ...headers },

@@ -1,11 +1,9 @@
 // An optional per-user request budget for /api routes (RATE_LIMIT_PER_MINUTE), so one token cannot
 // take the whole service. It is counted in this process only: with several processes each keeps
 // its own count, and limits by IP or across instances belong in a gateway (README).
-import { Elysia } from "elysia";
-import type { authentication } from "../auth/plugin.ts";
 import { HttpError } from "./errors.ts";
 
-export class RateLimitedError extends HttpError {
+class RateLimitedError extends HttpError {
   constructor(perMinute: number, retryAfterSeconds: number) {
     super(429, `Too many requests: at most ${perMinute} per minute; retry in ${retryAfterSeconds} s`, {
       "retry-after": String(retryAfterSeconds),
@@ -36,15 +34,15 @@ export function createRateLimiter(perMinute: number, maxUsers = 100_000, now: ()
   };
 }
 
-/** Use after `auth` and before the routes it guards: it runs before body and query validation. */
-export function rateLimit(auth: ReturnType<typeof authentication>, perMinute: number) {
-  const plugin = new Elysia({ name: "rate-limit" }).use(auth);
-  if (perMinute <= 0) return plugin;
+/**
+ * Spends one request of `userId`'s budget, or throws RateLimitedError when it has none left. With
+ * `perMinute` 0 (the default) there is no budget.
+ */
+export function requestBudget(perMinute: number): (userId: string) => void {
+  if (perMinute <= 0) return () => {};
   const take = createRateLimiter(perMinute);
-  return plugin.derive({ as: "scoped" }, ({ user }) => {
-    // Elysia types earlier derives as optional here; auth's ran first and throws without a user.
-    const wait = take(user!.id);
+  return (userId) => {
+    const wait = take(userId);
     if (wait > 0) throw new RateLimitedError(perMinute, wait);
-    return {};
-  });
+  };
 }

@@ -3,7 +3,7 @@
 // message is the schema's own (`error: "must be ..."`), which states the whole rule; TypeBox's
 // would name only the first keyword that failed ("Expected string to match '^\s*\S...'").
 import type { ValidationError } from "elysia";
-import type { FieldError } from "./errors.ts";
+import type { FieldError } from "./error-body.ts";
 
 interface Issue {
   path: string;

@@ -3,16 +3,9 @@
 import { Elysia, t } from "elysia";
 import type { authentication } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
+import { ErrorBody, ValidationErrorBody } from "../../http/error-body.ts";
 import { HttpError } from "../../http/errors.ts";
-import {
-  ErrorBody,
-  Task,
-  TaskCompletion,
-  TaskCreate,
-  TaskListQuery,
-  TaskUpdate,
-  ValidationErrorBody,
-} from "./model.ts";
+import { Task, TaskCompletion, TaskCreate, TaskListQuery, TaskUpdate } from "./model.ts";
 import { completeTask, createTask, deleteTask, getTask, listTasks, updateTask } from "./service.ts";
 
 type Authentication = ReturnType<typeof authentication>;

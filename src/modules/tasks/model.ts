@@ -163,23 +163,3 @@ export const TaskListQuery = t.Object({
 });
 export type TaskListQuery = typeof TaskListQuery.static;
 export type TaskSort = NonNullable<TaskListQuery["sort"]>;
-
-export const ErrorBody = t.Object({ detail: t.String() }, { examples: [{ detail: "Task not found" }] });
-export const ValidationErrorBody = t.Object(
-  {
-    detail: t.String(),
-    errors: t.Optional(
-      t.Array(t.Object({ field: t.String(), message: t.String() }), {
-        description: "One per bad field; absent when the body is not a JSON object.",
-      }),
-    ),
-  },
-  {
-    examples: [
-      {
-        detail: "Invalid request body",
-        errors: [{ field: "title", message: "must be 1 to 200 characters long after trimming whitespace" }],
-      },
-    ],
-  },
-);

@@ -5,9 +5,9 @@ import { betterAuth } from "better-auth";
 import { memoryAdapter } from "better-auth/adapters/memory";
 import { jwt } from "better-auth/plugins";
 
-export type JwksState = "up" | "failing" | "hanging";
+type JwksState = "up" | "failing" | "hanging";
 
-export interface SignedUpUser {
+interface SignedUpUser {
   id: string;
   cookie: string;
 }
