@@ -3,13 +3,16 @@
 import { treaty } from "@elysiajs/eden";
 import type { App } from "todo-api/src/app.ts";
 import type { Task as ServiceTask } from "todo-api/src/modules/tasks/model.ts";
-import { apiToken } from "./token.ts";
+import { apiToken, forgetApiToken } from "./token.ts";
 
 export function createApi(url: string) {
   return treaty<App>(url, {
     // Dates stay the ISO strings the API sends, as the types say (the service README says why).
     parseDate: false,
     headers: async () => ({ authorization: `Bearer ${await apiToken()}` }),
+    onResponse: (response) => {
+      if (response.status === 401) forgetApiToken();
+    },
   });
 }
 
