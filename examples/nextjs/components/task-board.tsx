@@ -79,7 +79,9 @@ function Tasks() {
 
   // Any change, from this tab or another device, reloads the list: the server filters and sorts.
   const reload = useRef(load);
-  reload.current = load;
+  useEffect(() => {
+    reload.current = load;
+  }, [load]);
   useEffect(() => {
     const stop = new AbortController();
     followTaskEvents(url, stop.signal, { onOpen: () => reload.current(), onEvent: () => reload.current() });

@@ -26,9 +26,9 @@ export type TaskQuery = NonNullable<NonNullable<Parameters<Api["api"]["tasks"]["
  * route with a schema, which this service never sends (its validation errors are 400s).
  */
 export function detailOf(error: { value: object }): string {
-  return "detail" in error.value && typeof error.value.detail === "string"
-    ? error.value.detail
-    : "The API gave an unexpected answer";
+  if ("detail" in error.value && typeof error.value.detail === "string") return error.value.detail;
+  // Eden reports a fetch that failed (the API is down, or CORS refused) as a 503 holding the error.
+  return error.value instanceof Error ? "The API cannot be reached." : "The API gave an unexpected answer.";
 }
 
 // Checked by `tsc --noEmit`: if Eden's types degraded to `any` across the package boundary (a
