@@ -5,7 +5,7 @@ import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import { version } from "../package.json";
 import { authenticateUnder, authentication } from "./auth/plugin.ts";
-import { createUserRegistry } from "./auth/users.ts";
+import { cachedUserUpsert } from "./auth/users.ts";
 import type { TokenVerifier } from "./auth/verify.ts";
 import type { Config } from "./config.ts";
 import type { DatabaseHandle } from "./db/client.ts";
@@ -15,6 +15,7 @@ import "./http/formats.ts";
 import type { Logger } from "./http/log.ts";
 import { rateLimit } from "./http/rate-limit.ts";
 import { requestLog } from "./http/request-log.ts";
+import { docsPage } from "./modules/docs/index.ts";
 import { healthRoutes } from "./modules/health/index.ts";
 import { tasksModule } from "./modules/tasks/index.ts";
 
@@ -27,7 +28,7 @@ export interface AppDeps {
 
 export function createApp({ config, database, verifyToken, log }: AppDeps) {
   const routes: { method: string; path: string }[] = [];
-  const registerUser = createUserRegistry(database.db);
+  const registerUser = cachedUserUpsert(database.db);
   const app = new Elysia()
     .use(requestLog(log))
     .use(errorHandler(log, () => routes, authenticateUnder("/api", verifyToken, registerUser)))
@@ -45,6 +46,7 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
     .use(
       openapi({
         path: "/docs",
+        provider: null, // the page is docsPage's, served from here rather than a CDN
         documentation: {
           info: { title: "todo-api", version, description: "Tasks of the users of a Better Auth frontend." },
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
@@ -52,6 +54,7 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
         },
       }),
     )
+    .use(docsPage({ specPath: "/docs/json", title: "todo-api" }))
     .use(healthRoutes(database))
     .group("/api", (api) => {
       const auth = authentication(verifyToken, registerUser);
