@@ -60,6 +60,15 @@ describe(`1 and 8: text with NUL or an unpaired surrogate is a 400 naming the fi
     expect(answer.headers.get("x-request-id")).toBeTruthy();
   });
 
+  // PGlite 0.5.16 decodes every text value it returns with a TextDecoder that drops a leading U+FEFF
+  // as a byte-order mark (the row keeps it): marked failing there, so a fixed PGlite shows up here.
+  (driver === "pglite" ? test.failing : test)("a leading U+FEFF is kept, in a description and a sub", async () => {
+    const token = await tokenFor("\ufeffbom-user");
+    const task = await createTask(ctx.app, token, { description: "\ufeffdescribed" });
+    expect(task.description).toBe("\ufeffdescribed");
+    expect(task.user_id).toBe("\ufeffbom-user");
+  });
+
   test("well-formed text outside ASCII is kept exactly: pairs, RTL marks, U+FFFD itself", async () => {
     const token = await tokenFor("text-user");
     const title = "\u200f\u05e9\u05dc\u05d5\u05dd 😀 \ufffd\u202e";
