@@ -281,6 +281,11 @@ function nearBoundary(payloadJson: string): boolean {
 // --- the properties -----------------------------------------------------------------------------
 
 let tried = 0;
+/**
+ * Bun's HTTP server refuses a request line and headers over about 16 KiB with its own 431 before
+ * the service sees them (README, "Limits"); generated tokens and URLs past 12 KiB are not sent.
+ */
+const fitsInHeaders = (text: string) => text.length <= 12 * 1024;
 
 describe(`hostile input, property-based (${driver})`, () => {
   test(`${RUNS.bodies} task bodies of raw JSON text on create and update`, async () => {
@@ -311,9 +316,10 @@ describe(`hostile input, property-based (${driver})`, () => {
   test(`${RUNS.tokens} tokens whose claims are drawn the same way, signed with the test secret`, async () => {
     await fc.assert(
       fc.asyncProperty(tokenClaims, fc.boolean(), async (payload, create) => {
+        const token = signRawPayload(payload);
+        fc.pre(fitsInHeaders(token));
         tried++;
         const before = await fingerprint(ctx.db);
-        const token = signRawPayload(payload);
         const answer = await send<Record<string, unknown>>(ctx.app, {
           method: create ? "POST" : "GET",
           path: "/api/tasks",
@@ -360,8 +366,9 @@ describe(`hostile input, property-based (${driver})`, () => {
     );
     await fc.assert(
       fc.asyncProperty(fc.array(param, { maxLength: 4 }), async (params) => {
-        tried++;
         const path = `/api/tasks?${params.map(([k, v]) => `${k}=${v}`).join("&")}`;
+        fc.pre(fitsInHeaders(path));
+        tried++;
         const answer = await send(ctx.app, { path, token });
         const label = `${path.slice(0, 300)} -> ${answer.status} ${answer.text.slice(0, 200)}`;
         expect(answer.status, label).toBeLessThan(500);
