@@ -5,7 +5,7 @@ import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import { version } from "../package.json";
 import { authentication } from "./auth/plugin.ts";
-import { createUserRegistry } from "./auth/users.ts";
+import { cachedUserUpsert } from "./auth/users.ts";
 import type { TokenVerifier } from "./auth/verify.ts";
 import type { Config } from "./config.ts";
 import type { DatabaseHandle } from "./db/client.ts";
@@ -15,6 +15,7 @@ import "./http/typebox-format-patch.ts";
 import type { Logger } from "./http/log.ts";
 import { requestBudget } from "./http/rate-limit.ts";
 import { requestLog } from "./http/request-log.ts";
+import { docsPage } from "./modules/docs/index.ts";
 import { healthRoutes } from "./modules/health/index.ts";
 import { idempotency } from "./modules/idempotency/index.ts";
 import { tasksModule } from "./modules/tasks/index.ts";
@@ -34,7 +35,7 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
   const auth = authentication({
     prefix: API_PREFIX,
     verify: verifyToken,
-    registerUser: createUserRegistry(database.db),
+    registerUser: cachedUserUpsert(database.db),
   });
   const spendRequest = requestBudget(config.rateLimitPerMinute ?? 0);
   const app = new Elysia()
@@ -54,6 +55,7 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
     .use(
       openapi({
         path: "/docs",
+        provider: null, // the page is docsPage's, served from here rather than a CDN
         documentation: {
           info: { title: "todo-api", version, description: "Tasks of the users of a Better Auth frontend." },
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
@@ -61,6 +63,7 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
         },
       }),
     )
+    .use(docsPage({ specPath: "/docs/json", title: "todo-api" }))
     .use(healthRoutes(database))
     .group(API_PREFIX, (api) =>
       api

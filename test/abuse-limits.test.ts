@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { createApp } from "../src/app.ts";
-import { createUserRegistry } from "../src/auth/users.ts";
+import { cachedUserUpsert } from "../src/auth/users.ts";
 import { createTokenVerifier } from "../src/auth/verify.ts";
 import { tasks, users } from "../src/db/schema.ts";
 import { createLogger } from "../src/http/log.ts";
@@ -120,17 +120,16 @@ inProcess(`page size cap (${driver})`, () => {
 });
 
 inProcess(`user cache bound (${driver})`, () => {
-  test("a user evicted from the cache is written again on its next request; a cached one is not", async () => {
-    const register = createUserRegistry(database.db, 2);
-    for (const sub of ["cache-a", "cache-b", "cache-c"]) await register({ sub });
-    // Remove the rows behind the registry's back: only a registration that queries recreates one.
-    await database.db.delete(users).where(eq(users.id, "cache-a"));
-    await database.db.delete(users).where(eq(users.id, "cache-c"));
-    await register({ sub: "cache-a" }); // evicted when cache-c came: written again
-    await register({ sub: "cache-c" }); // still cached: no query
-    const rows = await database.db.select({ id: users.id }).from(users);
-    const ids = rows.map((r) => r.id);
-    expect(ids).toContain("cache-a");
-    expect(ids).not.toContain("cache-c");
+  test("a user evicted from the cache has its claims written again on its next request; a cached one not", async () => {
+    const register = cachedUserUpsert(database.db, 2);
+    for (const sub of ["cache-a", "cache-b", "cache-c"]) await register({ sub, email: `${sub}@example.com` });
+    // Change the rows behind the registry's back: only a full upsert writes the claims again.
+    await database.db.update(users).set({ email: "changed@example.com" });
+    await register({ sub: "cache-a", email: "cache-a@example.com" }); // evicted when cache-c came
+    await register({ sub: "cache-c", email: "cache-c@example.com" }); // still cached: row kept as it is
+    const rows = await database.db.select({ id: users.id, email: users.email }).from(users);
+    const email = (id: string) => rows.find((r) => r.id === id)?.email;
+    expect(email("cache-a")).toBe("cache-a@example.com");
+    expect(email("cache-c")).toBe("changed@example.com");
   });
 });

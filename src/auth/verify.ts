@@ -5,9 +5,10 @@
 // token can never choose how it is checked: HMAC tokens only against BETTER_AUTH_SECRET (an HMAC
 // "signed" with a public key is just a bad signature), asymmetric tokens only against the key set.
 import {
-  createRemoteJWKSet,
+  createLocalJWKSet,
   decodeProtectedHeader,
   errors,
+  type JSONWebKeySet,
   type JWTPayload,
   type JWTVerifyGetKey,
   type JWTVerifyOptions,
@@ -15,6 +16,7 @@ import {
 } from "jose";
 import type { AuthConfig, KeySetConfig } from "../config.ts";
 import { HttpError } from "../http/errors.ts";
+import { isClaimText } from "../http/text.ts";
 
 export interface VerifiedClaims {
   sub: string;
@@ -34,9 +36,10 @@ const MAX_TOKEN_LENGTH = 8 * 1024;
 /** The contract answers 503 within 5 s when the key set cannot be fetched; this leaves a margin. */
 const JWKS_TIMEOUT_MS = 3_000;
 /**
- * Least time between two fetches of the key set caused by an unknown `kid`, so made-up kids cannot
- * make us hammer the auth server. Short, because a token signed with a key rotated in right after
- * a fetch is refused until it passes: 12 fetches a minute at most is nothing for the auth server.
+ * Least time between two fetches of the key set, failed ones included, so made-up kids cannot make
+ * us hammer the auth server, least of all while it is failing. Short, because a token signed with
+ * a key rotated in right after a fetch is refused until it passes: 12 fetches a minute at most is
+ * nothing for the auth server.
  */
 const JWKS_COOLDOWN_MS = 5_000;
 
@@ -99,7 +102,7 @@ export function createTokenVerifier(
           : KEY_SET_ALGORITHMS.includes(alg)
             ? keySet
             : undefined;
-    if (!mode) throw new AuthError("Invalid token");
+    if (!mode || !hasUtf8Payload(token)) throw new AuthError("Invalid token");
     try {
       const { payload } = await jwtVerify(token, mode.key, mode.options);
       const claims = claimsOf(payload);
@@ -110,7 +113,9 @@ export function createTokenVerifier(
       return claims;
     } catch (error) {
       if (error instanceof HttpError) throw error;
-      if (error instanceof errors.JWTExpired) throw new AuthError("Token has expired");
+      // exp: -1e400 parses as -Infinity, which jose calls expired; it is no time at all.
+      if (error instanceof errors.JWTExpired)
+        throw new AuthError(Number.isFinite(error.payload.exp) ? "Token has expired" : "Invalid token");
       throw new AuthError("Invalid token");
     }
   };
@@ -128,40 +133,104 @@ function hmacMode(secret: string): Mode {
 }
 
 function keySetMode(config: KeySetConfig, cooldownMs: number): Mode {
-  const remote = createRemoteJWKSet(new URL(config.jwksUrl), {
-    timeoutDuration: JWKS_TIMEOUT_MS,
-    cooldownDuration: cooldownMs,
-    // Keys once fetched never expire here: a refetch happens only for an unknown kid (which is how
-    // rotation arrives, and it replaces the whole set), so a down auth server never takes away keys
-    // that already verify. jose's default would refetch every 10 minutes and fail every request
-    // while the auth server is down.
-    cacheMaxAge: Number.POSITIVE_INFINITY,
-  });
   return {
     options: { ...commonOptions, algorithms: KEY_SET_ALGORITHMS, issuer: config.issuer, audience: config.audience },
-    key: async (header, token) => {
-      try {
-        return await remote(header, token);
-      } catch (error) {
-        // These say the token names no usable key; everything else is the fetch failing.
-        if (
-          error instanceof errors.JWKSNoMatchingKey ||
-          error instanceof errors.JWKSMultipleMatchingKeys ||
-          error instanceof errors.JOSENotSupported
-        ) {
-          throw error;
-        }
-        throw new VerificationUnavailableError(error);
-      }
-    },
+    key: remoteKeySet(new URL(config.jwksUrl), cooldownMs),
   };
 }
 
+/**
+ * The key set, fetched on first use and again for a `kid` it lacks, at most once per `cooldownMs`
+ * whether that fetch succeeds or fails. jose's createRemoteJWKSet starts its cooldown only after a
+ * fetch that succeeded: while the auth server answered 502 or HTML, every token with a made-up kid
+ * caused a fetch (20 tokens, 20 fetches in 10 ms).
+ * Keys once fetched are kept until a fetch brings a new set (which is how rotation arrives), so a
+ * down auth server never takes away keys that already verify. Within a cooldown, an unknown kid
+ * is an invalid token after a fetch that worked, and 503 after one that failed.
+ */
+function remoteKeySet(url: URL, cooldownMs: number): JWTVerifyGetKey {
+  let keys: JWTVerifyGetKey | undefined;
+  let lastFetchAt = Number.NEGATIVE_INFINITY;
+  let lastFailure: { cause: unknown } | undefined;
+  let pending: Promise<void> | undefined;
+  const refetch = () => {
+    lastFetchAt = Date.now();
+    pending = fetchKeySet(url)
+      .then(
+        (fetched) => {
+          keys = fetched;
+          lastFailure = undefined;
+        },
+        (error: unknown) => {
+          lastFailure = { cause: error };
+        },
+      )
+      .finally(() => {
+        pending = undefined;
+      });
+    return pending;
+  };
+  return async (header, token) => {
+    if (keys) {
+      try {
+        return await keys(header, token);
+      } catch (error) {
+        if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
+      }
+    }
+    if (pending) await pending;
+    else if (Date.now() - lastFetchAt >= cooldownMs) await refetch();
+    if (lastFailure) throw new VerificationUnavailableError(lastFailure.cause);
+    if (!keys) throw new errors.JWKSNoMatchingKey();
+    return keys(header, token);
+  };
+}
+
+async function fetchKeySet(url: URL): Promise<JWTVerifyGetKey> {
+  const response = await fetch(url, {
+    signal: AbortSignal.timeout(JWKS_TIMEOUT_MS),
+    redirect: "manual",
+    headers: { accept: "application/json, application/jwk-set+json" },
+  });
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    throw new Error(`the key set answered ${response.status}`);
+  }
+  // HTML (a proxy's error page) fails to parse; JSON that is no key set fails in createLocalJWKSet.
+  return createLocalJWKSet((await response.json()) as JSONWebKeySet);
+}
+
+// jose decodes the payload leniently, turning bytes that are not UTF-8 into U+FFFD: two tokens
+// differing only there would name the same `sub`.
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+function hasUtf8Payload(token: string): boolean {
+  try {
+    utf8.decode(Buffer.from(token.split(".")[1] ?? "", "base64url"));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * jose checks that exp, nbf and iat are numbers, but 1e400 parses as Infinity (a token that never
+ * expires), and it leaves an iat in the future alone. `sub` must be claim text (src/http/text.ts):
+ * an unpaired surrogate would be stored as U+FFFD, merging two users, and 3,000 characters fail the
+ * primary key's index. An `email` or `name` that is not claim text is left out, not fatal.
+ */
 function claimsOf(payload: JWTPayload): VerifiedClaims {
-  if (typeof payload.sub !== "string" || payload.sub === "") throw new AuthError("Invalid token");
+  const { exp, nbf, iat, sub } = payload;
+  const now = Math.floor(Date.now() / 1000);
+  if (
+    !Number.isFinite(exp) ||
+    (nbf !== undefined && !Number.isFinite(nbf)) ||
+    (iat !== undefined && !(Number.isFinite(iat) && iat <= now + CLOCK_TOLERANCE_SECONDS)) ||
+    !isClaimText(sub)
+  )
+    throw new AuthError("Invalid token");
   return {
-    sub: payload.sub,
-    email: typeof payload.email === "string" ? payload.email : undefined,
-    name: typeof payload.name === "string" ? payload.name : undefined,
+    sub,
+    email: isClaimText(payload.email) ? payload.email : undefined,
+    name: isClaimText(payload.name) ? payload.name : undefined,
   };
 }

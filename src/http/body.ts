@@ -33,6 +33,15 @@ async function readBounded(request: Request): Promise<string> {
   return utf8.decode(Buffer.concat(chunks, size));
 }
 
+// JSON.parse makes `"__proto__"` an own key, but any later copy by assignment (a spread into a
+// class, Elysia's cleaning, a merge) turns it into the object's prototype, and the fields nested
+// under it then read as if the client had sent them: {"title":"p","__proto__":{"completed":true}}
+// made a completed task. Dropped at every depth while parsing, so no later step can see them.
+const PROTOTYPE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+function withoutPrototypeKeys(key: string, value: unknown): unknown {
+  return PROTOTYPE_KEYS.has(key) ? undefined : value;
+}
+
 /**
  * Bodies are JSON objects whatever their Content-Type says (`curl -d` sends form encoding). One that
  * does not parse is a 400 even where the body is optional (Elysia's own parser ignores the failure
@@ -43,7 +52,7 @@ async function readBounded(request: Request): Promise<string> {
 async function parseJsonObject({ request }: { request: Request }): Promise<unknown> {
   const text = await readBounded(request);
   if (text === "") return undefined;
-  const body: unknown = JSON.parse(text);
+  const body: unknown = JSON.parse(text, withoutPrototypeKeys);
   if (typeof body !== "object" || body === null || Array.isArray(body))
     throw new HttpError(400, "Request body must be a JSON object");
   return body;

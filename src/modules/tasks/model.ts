@@ -4,6 +4,7 @@
 import { type TSchema, t } from "elysia";
 import { FormatRegistry } from "elysia/type-system";
 import { priorities } from "../../db/schema.ts";
+import { TEXT_FORMAT } from "../../http/text.ts";
 import { parseDueDate } from "./due-date.ts";
 
 export const TITLE_MAX = 200;
@@ -41,12 +42,13 @@ const Priority = oneOf(priorities);
 
 const fields = {
   title: t.String({
+    format: TEXT_FORMAT,
     pattern: TITLE_PATTERN,
     description: `Trimmed; 1–${TITLE_MAX} characters after trimming.`,
     examples: ["Write the report"],
     error: `must be 1 to ${TITLE_MAX} characters long after trimming whitespace`,
   }),
-  description: orNull(t.String({ maxLength: DESCRIPTION_MAX }), {
+  description: orNull(t.String({ format: TEXT_FORMAT, maxLength: DESCRIPTION_MAX }), {
     description: `At most ${DESCRIPTION_MAX} characters; \`null\` clears it.`,
     examples: ["Numbers for Q4, two pages."],
     error: `must be a string of at most ${DESCRIPTION_MAX} characters, or null`,
@@ -147,6 +149,7 @@ export const TaskListQuery = t.Object({
   priority: t.Optional(oneOf(priorities, { description: "Only tasks of this priority." })),
   q: t.Optional(
     t.String({
+      format: TEXT_FORMAT,
       description: "Matched literally and case-insensitively in title and description (`%` and `_` are not wildcards).",
     }),
   ),
