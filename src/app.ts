@@ -16,6 +16,7 @@ import type { Logger } from "./http/log.ts";
 import { rateLimit } from "./http/rate-limit.ts";
 import { requestLog } from "./http/request-log.ts";
 import { healthRoutes } from "./modules/health/index.ts";
+import { startTombstonePruner } from "./modules/tasks/feed.ts";
 import { tasksModule } from "./modules/tasks/index.ts";
 
 export interface AppDeps {
@@ -28,7 +29,12 @@ export interface AppDeps {
 export function createApp({ config, database, verifyToken, log }: AppDeps) {
   const routes: { method: string; path: string }[] = [];
   const registerUser = createUserRegistry(database.db);
+  let pruner: { stop(): void } | undefined;
   const app = new Elysia()
+    .onStart(() => {
+      pruner = startTombstonePruner(database.db, (cause) => log.error("pruning tombstones failed", { cause }));
+    })
+    .onStop(() => pruner?.stop())
     .use(requestLog(log))
     .use(errorHandler(log, () => routes, authenticateUnder("/api", verifyToken, registerUser)))
     .use(jsonBodies)
@@ -37,8 +43,16 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
         origin: config.corsOrigins.includes("*") ? true : config.corsOrigins,
         credentials: true,
         methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allowedHeaders: ["Authorization", "Content-Type"],
-        exposeHeaders: ["X-Total-Count", "Location"],
+        allowedHeaders: [
+          "Authorization",
+          "Content-Type",
+          "If-Match",
+          "If-None-Match",
+          "Idempotency-Key",
+          "Last-Event-ID",
+          "X-Request-Id",
+        ],
+        exposeHeaders: ["X-Total-Count", "Location", "ETag", "X-Request-Id", "Retry-After", "Idempotent-Replayed"],
         maxAge: 600,
       }),
     )

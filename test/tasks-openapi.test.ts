@@ -49,7 +49,9 @@ describe(`OpenAPI document (${driver})`, () => {
       [
         "/health",
         "/health/ready",
-        ...shapes.flatMap((prefix) => ["/tasks", "/tasks/{id}", "/tasks/{id}/complete"].map((p) => prefix + p)),
+        ...shapes.flatMap((prefix) =>
+          ["/tasks", "/tasks/changes", "/tasks/{id}", "/tasks/{id}/complete"].map((p) => prefix + p),
+        ),
       ].sort(),
     );
     expect(doc.openapi).toMatch(/^3\./);

@@ -5,11 +5,14 @@
 // request of a minimal Bun server costs ~55 µs (bench/). So each query shape is built once per
 // database, with placeholders (`sql.placeholder`), and only its parameters change per call.
 //
-// Relies on drizzle-orm 0.45's prepared queries (PgPreparedQuery of the bun-sql and pglite
-// sessions) having an `all(values)` method that runs the query and returns the driver's rows
-// without drizzle's per-column mapping. It is public at runtime but absent from the types, which
-// only list execute(): hence the one cast below. test/tasks*.test.ts run every query through it on
-// both drivers, so a drizzle upgrade that drops it fails there.
+// Relies on two things of drizzle-orm 0.45 that its types do not show, hence the casts below:
+// - its prepared queries (PgPreparedQuery of the bun-sql and pglite sessions) have an `all(values)`
+//   that runs the query and returns the driver's rows without drizzle's per-column mapping;
+// - a PgDatabase holds `dialect.sqlToQuery(sql)` and `session.prepareQuery(query, fields, name,
+//   arrayMode)`, which its own execute() uses; preparedSql() calls them to prepare hand-written SQL.
+// test/tasks*.test.ts and test/sync-*.test.ts run every query through them on both drivers, so a
+// drizzle upgrade that changes either fails there.
+import type { SQL } from "drizzle-orm";
 import type { Database } from "./client.ts";
 
 /**
@@ -40,4 +43,15 @@ export function preparedFor<Key, Query>(
 /** Runs a prepared query and returns its rows exactly as the driver gives them. */
 export function rows<Row>(query: object, values: Record<string, unknown>): Promise<Row[]> {
   return (query as { all(values: Record<string, unknown>): Promise<Row[]> }).all(values);
+}
+
+interface Internals {
+  dialect: { sqlToQuery(query: SQL): unknown };
+  session: { prepareQuery(query: unknown, fields: undefined, name: string, arrayMode: boolean): object };
+}
+
+/** A prepared query of hand-written SQL (statements drizzle's builder cannot express); run it with rows(). */
+export function preparedSql(db: Database, name: string, query: SQL): object {
+  const { dialect, session } = db as unknown as Internals;
+  return session.prepareQuery(dialect.sqlToQuery(query), undefined, name, false);
 }

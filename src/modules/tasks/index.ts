@@ -4,9 +4,12 @@ import { Elysia, t } from "elysia";
 import type { authentication } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
 import { HttpError } from "../../http/errors.ts";
+import { readChanges } from "./feed.ts";
 import {
+  ChangesQuery,
   ErrorBody,
   Task,
+  TaskChanges,
   TaskCompletion,
   TaskCreate,
   TaskListQuery,
@@ -60,7 +63,7 @@ function taskRoutes(auth: Authentication, db: Database) {
     .post(
       "",
       async ({ user, body, set, status }) => {
-        const task = await createTask(db, user.id, body);
+        const { task } = await createTask(db, user.id, body);
         set.headers.location = `/api/tasks/${task.id}`;
         return status(201, task);
       },
@@ -72,12 +75,34 @@ function taskRoutes(auth: Authentication, db: Database) {
         detail: { summary: "Create a task", description: "201 with the task and `Location: /api/tasks/{id}`." },
       },
     )
-    .get("/:id", ({ user, params }) => getTask(db, user.id, params.id), {
+    .get(
+      "/changes",
+      async ({ user, query }) => {
+        const page = await readChanges(db, user.id, query.since, query.limit ?? 500);
+        const tasks: Task[] = [];
+        const deleted: string[] = [];
+        for (const change of page.changes) {
+          if ("task" in change) tasks.push(change.task);
+          else deleted.push(change.deleted);
+        }
+        return { tasks, deleted, cursor: page.cursor, has_more: page.hasMore };
+      },
+      {
+        query: ChangesQuery,
+        response: { 200: TaskChanges, 400: ValidationErrorBody, 410: ErrorBody, ...errors },
+        detail: {
+          summary: "What changed since a cursor (sync)",
+          description:
+            "Without `since`: the caller's current tasks, `deleted` empty. With it: every task created or changed after that cursor, once, in its current state, and the ids of the tasks deleted after it. `has_more: true`: ask again with `cursor`. Following cursors from a first sync ends with exactly the server's tasks, also while other writes commit (docs/sync.md). A `since` this service did not issue to the caller: 400; one older than the kept deletions (at least 30 days): 410.",
+        },
+      },
+    )
+    .get("/:id", async ({ user, params }) => (await getTask(db, user.id, params.id)).task, {
       params: t.Object({ id: TaskId }),
       response: { 200: Task, ...errors },
       detail: { summary: "Get a task" },
     })
-    .put("/:id", ({ user, params, body }) => updateTask(db, user.id, params.id, body), {
+    .put("/:id", async ({ user, params, body }) => (await updateTask(db, user.id, params.id, body)).task, {
       params: t.Object({ id: TaskId }),
       body: TaskUpdate,
       parse: "json",
@@ -87,7 +112,7 @@ function taskRoutes(auth: Authentication, db: Database) {
         description: "Same as PATCH: any subset of the writable fields; only those given are written.",
       },
     })
-    .patch("/:id", ({ user, params, body }) => updateTask(db, user.id, params.id, body), {
+    .patch("/:id", async ({ user, params, body }) => (await updateTask(db, user.id, params.id, body)).task, {
       params: t.Object({ id: TaskId }),
       body: TaskUpdate,
       parse: "json",
@@ -109,16 +134,20 @@ function taskRoutes(auth: Authentication, db: Database) {
         detail: { summary: "Delete a task" },
       },
     )
-    .patch("/:id/complete", ({ user, params, body }) => completeTask(db, user.id, params.id, body?.completed), {
-      params: t.Object({ id: TaskId }),
-      body: TaskCompletion,
-      parse: "json",
-      response: { 200: Task, ...bodyErrors },
-      detail: {
-        summary: "Toggle or set completion",
-        description: 'Without a body `completed` flips atomically; with `{"completed": true|false}` it is set.',
+    .patch(
+      "/:id/complete",
+      async ({ user, params, body }) => (await completeTask(db, user.id, params.id, body?.completed)).task,
+      {
+        params: t.Object({ id: TaskId }),
+        body: TaskCompletion,
+        parse: "json",
+        response: { 200: Task, ...bodyErrors },
+        detail: {
+          summary: "Toggle or set completion",
+          description: 'Without a body `completed` flips atomically; with `{"completed": true|false}` it is set.',
+        },
       },
-    });
+    );
 }
 
 export function tasksModule(auth: Authentication, db: Database) {

@@ -4,9 +4,10 @@ import { and, asc, desc, eq, ilike, or, type SQL, sql } from "drizzle-orm";
 import type { PgInsertValue } from "drizzle-orm/pg-core";
 import { fillPlaceholders } from "drizzle-orm/sql/sql";
 import type { Database } from "../../db/client.ts";
-import { preparedFor, rows } from "../../db/prepared.ts";
-import { priorityRank, tasks } from "../../db/schema.ts";
+import { preparedFor, preparedSql, rows } from "../../db/prepared.ts";
+import { priorityRank, tasks, taskTombstones, users } from "../../db/schema.ts";
 import { HttpError } from "../../http/errors.ts";
+import { taskEtag } from "./etag.ts";
 import {
   createValues,
   storedValues,
@@ -49,15 +50,6 @@ const placeholder = sql.placeholder;
 // A placeholder without the column's encoder (see taskFields' due_date).
 const raw = (name: string) => sql`${placeholder(name)}`;
 const ownedTask = and(eq(tasks.id, placeholder("id")), eq(tasks.userId, placeholder("userId")));
-
-/**
- * Runs only after a query scoped to the caller found nothing, so the happy path pays no extra
- * round trip. It asks by id alone and learns only whether the task exists, to tell 403 from 404.
- */
-async function notOwned(db: Database, id: string): Promise<never> {
-  const [other] = await db.select({ id: tasks.id }).from(tasks).where(eq(tasks.id, id)).limit(1);
-  throw other ? new TaskForbiddenError() : new TaskNotFoundError();
-}
 
 // Strictly later than the previous value even within one millisecond, so a client comparing
 // updated_at always sees that a write happened.
@@ -174,14 +166,48 @@ export async function listTasks(db: Database, userId: string, query: TaskListQue
   return { tasks: page.map(taskOf), total };
 }
 
+/** A task and its version (the user's change number at its last write), which its ETag names. */
+export interface VersionedTask {
+  task: Task;
+  version: number;
+}
+
+type VersionedRow = Task & { version: number };
+const versioned = (row: VersionedRow): VersionedTask => ({ task: taskOf(row), version: row.version });
+
+// float8: both drivers read it as a number (bigint comes back as text from one and BigInt from the other).
+const withVersion = { ...taskColumns, version: sql<number>`${tasks.version}::float8`.as("version") };
+
 const taskById = preparedFor((db, _: undefined) =>
-  db.select(taskColumns).from(tasks).where(ownedTask).prepare("get_task"),
+  db.select(withVersion).from(tasks).where(ownedTask).prepare("get_task"),
 );
 
-export async function getTask(db: Database, userId: string, id: string): Promise<Task> {
-  const [task] = await rows<Task>(taskById(db, undefined), { id: checkedId(id), userId });
-  return task ?? notOwned(db, id);
+export async function getTask(db: Database, userId: string, id: string): Promise<VersionedTask> {
+  const [row] = await rows<VersionedRow>(taskById(db, undefined), { id: checkedId(id), userId });
+  return row ? versioned(row) : refused(db, userId, id);
 }
+
+/**
+ * What If-Match allows a write to overwrite: undefined for any version (no If-Match, or `*`, which
+ * a task that exists always matches), else the versions it lists.
+ */
+export type Expected = readonly number[] | undefined;
+
+// The versions travel as one text parameter ("3,7"): an array parameter is encoded differently by
+// the two drivers.
+const versionExpected = sql`${tasks.version} = any(string_to_array(${placeholder("expected")}::text, ',')::bigint[])`;
+const target = (conditional: boolean) => and(ownedTask, conditional ? versionExpected : undefined);
+const expectedValue = (expected: Expected) => expected?.join(",");
+
+/**
+ * The user's next change number, taken under the user's row lock (held until commit: see feed.ts),
+ * and only when the write will find its task, so a 404, 403 or 412 leaves the counter alone.
+ */
+const nextNumber = (conditional: boolean) =>
+  sql`update ${users} set change_seq = change_seq + 1
+      where ${users.id} = ${placeholder("userId")} and exists (select from ${tasks} where ${target(conditional)})
+      returning change_seq as n`;
+const numbered = (db: Database, body: SQL) => db.$with("seq", { n: sql<number>`n` }).as(body);
 
 /** Each field's column set to the placeholder named for the field. */
 const byColumn = (fields: readonly WritableField[]) =>
@@ -189,65 +215,159 @@ const byColumn = (fields: readonly WritableField[]) =>
     Record<keyof typeof tasks.$inferInsert, SQL>
   >;
 
-// Every writable column is written, so one statement serves every body; absent fields get their defaults.
-const insertTask = preparedFor((db, _: undefined) =>
-  db
+// Every writable column is written, so one statement serves every body; absent fields get their
+// defaults. The user's number is taken by an upsert, so a user row deleted outside the service
+// while its id is in the registry's cache is made again instead of failing the foreign key.
+const insertTask = preparedFor((db, _: undefined) => {
+  const seq = numbered(
+    db,
+    sql`insert into ${users} (id, change_seq) values (${placeholder("userId")}, 1)
+        on conflict (id) do update set change_seq = ${users.changeSeq} + 1 returning change_seq as n`,
+  );
+  return db
+    .with(seq)
     .insert(tasks)
-    .values({ userId: placeholder("userId"), ...byColumn(writableFields) } as PgInsertValue<typeof tasks>)
-    .returning(taskColumns)
-    .prepare("insert_task"),
-);
+    .values({
+      userId: placeholder("userId"),
+      ...byColumn(writableFields),
+      version: sql`(select n from seq)`,
+    } as PgInsertValue<typeof tasks>)
+    .returning(withVersion)
+    .prepare("insert_task");
+});
 
-export async function createTask(db: Database, userId: string, input: TaskCreate): Promise<Task> {
-  const [task] = await rows<Task>(insertTask(db, undefined), { ...createValues(input), userId });
-  return task!;
+export async function createTask(db: Database, userId: string, input: TaskCreate): Promise<VersionedTask> {
+  const [row] = await rows<VersionedRow>(insertTask(db, undefined), { ...createValues(input), userId });
+  return versioned(row!);
+}
+
+interface UpdateShape {
+  fields: readonly WritableField[];
+  conditional: boolean;
 }
 
 // One statement per set of fields written (at most 2^5), so a field not given is never touched.
 const updateFields = preparedFor(
-  (db, fields: readonly WritableField[]) =>
-    db
+  (db, { fields, conditional }: UpdateShape) => {
+    const seq = numbered(db, nextNumber(conditional));
+    return db
+      .with(seq)
       .update(tasks)
-      .set({ ...byColumn(fields), updatedAt: nextUpdatedAt })
-      .where(ownedTask)
-      .returning(taskColumns)
-      .prepare("update_task"),
-  (fields) => fields.join(" "),
+      .set({ ...byColumn(fields), updatedAt: nextUpdatedAt, version: sql`seq.n` })
+      .from(seq)
+      .where(target(conditional))
+      .returning(withVersion)
+      .prepare("update_task");
+  },
+  ({ fields, conditional }) => `${fields.join(" ")} ${conditional}`,
 );
 
-/** Writes only the fields given, so concurrent updates of different fields all survive. */
-export async function updateTask(db: Database, userId: string, id: string, changes: TaskUpdate): Promise<Task> {
+/**
+ * Writes only the fields given, so concurrent updates of different fields all survive. With
+ * `expected`, only over one of those versions, checked by the statement that writes.
+ */
+export async function updateTask(
+  db: Database,
+  userId: string,
+  id: string,
+  changes: TaskUpdate,
+  expected?: Expected,
+): Promise<VersionedTask> {
   checkedId(id);
   const values = storedValues(changes);
   const fields = writableFields.filter((name) => name in values);
-  if (fields.length === 0) return getTask(db, userId, id);
-  const [task] = await rows<Task>(updateFields(db, fields), { ...values, id, userId });
-  return task ?? notOwned(db, id);
+  if (fields.length === 0) {
+    const current = await getTask(db, userId, id);
+    if (expected && !expected.includes(current.version)) throw new TaskChangedError(current.version);
+    return current;
+  }
+  const [row] = await rows<VersionedRow>(updateFields(db, { fields, conditional: expected !== undefined }), {
+    ...values,
+    id,
+    userId,
+    expected: expectedValue(expected),
+  });
+  return row ? versioned(row) : refused(db, userId, id);
 }
 
-const setCompleted = preparedFor((db, toggle: boolean) =>
-  db
-    .update(tasks)
-    .set({
-      completed: toggle ? sql`not ${tasks.completed}` : sql`${placeholder("completed")}`,
-      updatedAt: nextUpdatedAt,
-    })
-    .where(ownedTask)
-    .returning(taskColumns)
-    .prepare("complete_task"),
+const setCompleted = preparedFor(
+  (db, { toggle, conditional }: { toggle: boolean; conditional: boolean }) => {
+    const seq = numbered(db, nextNumber(conditional));
+    return db
+      .with(seq)
+      .update(tasks)
+      .set({
+        completed: toggle ? sql`not ${tasks.completed}` : sql`${placeholder("completed")}`,
+        updatedAt: nextUpdatedAt,
+        version: sql`seq.n`,
+      })
+      .from(seq)
+      .where(target(conditional))
+      .returning(withVersion)
+      .prepare("complete_task");
+  },
+  ({ toggle, conditional }) => `${toggle} ${conditional}`,
 );
 
 /** Sets `completed`, or flips it when no value is given, in one atomic UPDATE. */
-export async function completeTask(db: Database, userId: string, id: string, completed?: boolean): Promise<Task> {
-  const [task] = await rows<Task>(setCompleted(db, completed === undefined), { id: checkedId(id), userId, completed });
-  return task ?? notOwned(db, id);
+export async function completeTask(
+  db: Database,
+  userId: string,
+  id: string,
+  completed?: boolean,
+  expected?: Expected,
+): Promise<VersionedTask> {
+  const shape = { toggle: completed === undefined, conditional: expected !== undefined };
+  const [row] = await rows<VersionedRow>(setCompleted(db, shape), {
+    id: checkedId(id),
+    userId,
+    completed,
+    expected: expectedValue(expected),
+  });
+  return row ? versioned(row) : refused(db, userId, id);
 }
 
-const deleteById = preparedFor((db, _: undefined) =>
-  db.delete(tasks).where(ownedTask).returning({ id: tasks.id }).prepare("delete_task"),
+// The task goes and its tombstone (for the change feed) comes in one statement, under the number.
+const deleteById = preparedFor(
+  (db, conditional: boolean) =>
+    preparedSql(
+      db,
+      "delete_task",
+      sql`with seq as (${nextNumber(conditional)}),
+        gone as (delete from ${tasks} using seq where ${target(conditional)} returning ${tasks.id} as id, seq.n)
+        insert into ${taskTombstones} (user_id, task_id, seq)
+        select ${placeholder("userId")}, id, n from gone returning task_id`,
+    ),
+  String,
 );
 
-export async function deleteTask(db: Database, userId: string, id: string): Promise<void> {
-  const [row] = await deleteById(db, undefined).execute({ id: checkedId(id), userId });
-  if (!row) await notOwned(db, id);
+export async function deleteTask(db: Database, userId: string, id: string, expected?: Expected): Promise<void> {
+  const [row] = await rows(deleteById(db, expected !== undefined), {
+    id: checkedId(id),
+    userId,
+    expected: expectedValue(expected),
+  });
+  if (!row) await refused(db, userId, id);
+}
+
+export class TaskChangedError extends HttpError {
+  constructor(version: number) {
+    super(412, "Task has changed since it was read", { etag: taskEtag(version) });
+  }
+}
+
+/**
+ * Runs only after a statement scoped to the caller found nothing, so the happy path pays no extra
+ * round trip: the task is missing (404), another user's (403), or its version is not the one
+ * expected (412, with its current ETag).
+ */
+async function refused(db: Database, userId: string, id: string): Promise<never> {
+  const [other] = await db
+    .select({ userId: tasks.userId, version: sql<number>`${tasks.version}::float8` })
+    .from(tasks)
+    .where(eq(tasks.id, id))
+    .limit(1);
+  if (!other) throw new TaskNotFoundError();
+  if (other.userId !== userId) throw new TaskForbiddenError();
+  throw new TaskChangedError(other.version);
 }
