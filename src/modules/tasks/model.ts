@@ -185,6 +185,7 @@ export const ValidationErrorBody = t.Object(
 );
 
 export const CHANGES_LIMIT_MAX = 1000;
+export const CHANGES_LIMIT_DEFAULT = 500;
 
 export const ChangesQuery = t.Object({
   since: t.Optional(
@@ -193,7 +194,7 @@ export const ChangesQuery = t.Object({
         "A `cursor` from an earlier answer. Without it: the caller's current tasks (a first sync), no deletions.",
     }),
   ),
-  limit: t.Optional(queryInteger(1, CHANGES_LIMIT_MAX, 500)),
+  limit: t.Optional(queryInteger(1, CHANGES_LIMIT_MAX, CHANGES_LIMIT_DEFAULT)),
 });
 
 export const TaskChanges = t.Object(

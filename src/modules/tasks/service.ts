@@ -91,6 +91,8 @@ export interface TaskPage {
   tasks: Task[];
   /** Matching tasks before limit and offset. */
   total: number;
+  /** The user's `generation.change_seq` in the same snapshot: it moves whenever any task of theirs changes. */
+  state: string;
 }
 
 /** What decides a list query's SQL text; everything else about a list is a parameter. */
@@ -121,11 +123,20 @@ function listWhere({ status, byPriority, byText }: ListShape) {
   );
 }
 
-// The page of tasks, each row carrying the total count as an uncorrelated subquery, evaluated once.
+// The user's state, read in the list's own statement so the list's ETag names exactly that snapshot.
+const userState = sql<string>`(select ${users.generation} || '.' || ${users.changeSeq} from ${users}
+  where ${users.id} = ${placeholder("userId")})`;
+
+// The page of tasks, each row carrying the total count and the user's state as uncorrelated
+// subqueries, evaluated once.
 const listPage = preparedFor((db, shape: ListShape) => {
   const where = listWhere(shape);
   return db
-    .select({ ...taskColumns, total: sql<number>`(select count(*)::int from ${tasks} where ${where})`.as("total") })
+    .select({
+      ...taskColumns,
+      total: sql<number>`(select count(*)::int from ${tasks} where ${where})`.as("total"),
+      state: userState.as("state"),
+    })
     .from(tasks)
     .where(where)
     .orderBy(...orderBy(shape.sort, shape.order))
@@ -134,10 +145,14 @@ const listPage = preparedFor((db, shape: ListShape) => {
     .prepare("list_tasks");
 }, listShapeId);
 
-// A page past the end has no row to carry the count.
+// An empty page has no row to carry the count and the state.
 const listCount = preparedFor(
   (db, shape: ListShape) =>
-    db.select({ total: sql<number>`count(*)::int` }).from(tasks).where(listWhere(shape)).prepare("count_tasks"),
+    db
+      .select({ total: sql<number>`count(*)::int`.as("total"), state: userState.as("state") })
+      .from(tasks)
+      .where(listWhere(shape))
+      .prepare("count_tasks"),
   listShapeId,
 );
 
@@ -160,10 +175,24 @@ export function listQuery(db: Database, userId: string, query: TaskListQuery): {
 export async function listTasks(db: Database, userId: string, query: TaskListQuery): Promise<TaskPage> {
   const shape = listShape(query);
   const values = listValues(userId, query);
-  const page = await rows<Task & { total: number }>(listPage(db, shape), values);
-  // One round trip, except for a page past the end, whose missing rows carry no count.
-  const total = page[0]?.total ?? (values.offset > 0 ? (await listCount(db, shape).execute(values))[0]!.total : 0);
-  return { tasks: page.map(taskOf), total };
+  const page = await rows<Task & { total: number; state: string }>(listPage(db, shape), values);
+  // One round trip, except for an empty page, whose missing rows carry no count.
+  const { total, state } = page[0] ?? (await rows<{ total: number; state: string }>(listCount(db, shape), values))[0]!;
+  return { tasks: page.map(taskOf), total, state: state ?? "" };
+}
+
+/** Everything that decides a list's answer besides the user's tasks, as one text (for its ETag). */
+export function listKey(query: TaskListQuery): string {
+  const { userId: _, ...values } = listValues("", query);
+  return `${listShapeId(listShape(query))} ${JSON.stringify(values)}`;
+}
+
+const stateQuery = preparedFor((db, _: undefined) => preparedSql(db, "user_state", sql`select ${userState} as state`));
+
+/** The user's `generation.change_seq` alone: one primary-key read, for a list's If-None-Match. */
+export async function listState(db: Database, userId: string): Promise<string> {
+  const [row] = await rows<{ state: string | null }>(stateQuery(db, undefined), { userId });
+  return row?.state ?? "";
 }
 
 /** A task and its version (the user's change number at its last write), which its ETag names. */
