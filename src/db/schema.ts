@@ -32,6 +32,9 @@ export const users = pgTable("users", {
   generation: bigserial("generation", { mode: "number" }).notNull(),
   // The highest tombstone number pruned: a cursor before it may have missed a deletion (410).
   prunedSeq: bigint("pruned_seq", { mode: "number" }).notNull().default(0),
+  // The user's clock: each write moves it to greatest(now(), changed_at + 1 ms) with change_seq and
+  // stamps the task's updated_at with it, so updated_at order is version order (see tasks' indexes).
+  changedAt: timestamptz("changed_at").notNull().defaultNow(),
 });
 
 export const priorities = ["low", "medium", "high"] as const;
@@ -64,16 +67,20 @@ export const tasks = pgTable(
     check("tasks_title_length", sql`char_length(${t.title}) between 1 and 200 and ${t.title} = btrim(${t.title})`),
     check("tasks_description_length", sql`char_length(${t.description}) <= 1000`),
     check("tasks_priority_value", sql`${t.priority} in ('low', 'medium', 'high')`),
-    // One index per list sort, in the list's exact order (key, then the created_at, id tie-break),
-    // so a page is an index scan that stops after `limit` rows, for every status: the default
+    // One index per list sort (updated shares the feed's, below), in the list's exact order (key,
+    // then the created_at, id tie-break), so a page is an index scan that stops after `limit` rows,
+    // for every status: the default
     // status=all could not use an index led by (user_id, completed). The trailing completed and
     // priority let the status/priority filters, and the page's count(*), be answered inside the
     // index. The sorts' other directions for nullable keys (due_date desc, priority asc, both
     // nulls last) fall back to sorting the user's rows. test/tasks-explain.test.ts holds the plans.
-    // The change feed reads a user's tasks after a number, in number order.
-    index("tasks_user_version_idx").on(t.userId, t.version),
     index("tasks_user_created_idx").on(t.userId, t.createdAt, t.id, t.completed, t.priority),
-    index("tasks_user_updated_idx").on(t.userId, t.updatedAt, t.createdAt, t.id, t.completed, t.priority),
+    // The change feed reads a user's tasks after a number in number order, and sort=updated is the
+    // same order: updated_at comes from the user's clock under the same row lock as the number, so
+    // it rises with version. One index for both, not two: every write inserts an entry into each
+    // index (updated_at changes, so no update is HOT), and index entries were half of a write's
+    // WAL records (bench/README.md).
+    index("tasks_user_version_idx").on(t.userId, t.version, t.createdAt, t.id, t.completed, t.priority),
     index("tasks_user_title_idx").on(t.userId, sql`lower(${t.title})`, t.createdAt, t.id, t.completed, t.priority),
     index("tasks_user_due_idx").on(t.userId, t.dueDate, t.createdAt, t.id, t.completed, t.priority),
     index("tasks_user_priority_idx").on(

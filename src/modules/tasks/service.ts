@@ -51,10 +51,6 @@ const placeholder = sql.placeholder;
 const raw = (name: string) => sql`${placeholder(name)}`;
 const ownedTask = and(eq(tasks.id, placeholder("id")), eq(tasks.userId, placeholder("userId")));
 
-// Strictly later than the previous value even within one millisecond, so a client comparing
-// updated_at always sees that a write happened.
-const nextUpdatedAt = sql`greatest(now(), ${tasks.updatedAt} + interval '1 millisecond')`;
-
 export const defaultOrder: Record<TaskSort, "asc" | "desc"> = {
   created: "desc",
   updated: "desc",
@@ -72,7 +68,9 @@ function orderBy(sort: TaskSort, order: "asc" | "desc"): SQL[] {
     case "created":
       return tieBreak;
     case "updated":
-      return [direction(tasks.updatedAt), ...tieBreak];
+      // The same order as updated_at: both come from the user's clock under one lock (nextNumber).
+      // One index serves it and the change feed (db/schema.ts).
+      return [direction(tasks.version), ...tieBreak];
     case "title":
       return [direction(sql`lower(${tasks.title})`), ...tieBreak];
     case "due_date":
@@ -228,14 +226,21 @@ const versionExpected = sql`${tasks.version} = any(string_to_array(${placeholder
 const target = (conditional: boolean) => and(ownedTask, conditional ? versionExpected : undefined);
 const expectedValue = (expected: Expected) => expected?.join(",");
 
+// The user's clock: strictly later than the user's previous write even within one millisecond, so
+// a client comparing updated_at always sees that a write happened, and updated_at order is
+// version order.
+const tick = sql`change_seq = ${users.changeSeq} + 1,
+  changed_at = greatest(now(), ${users.changedAt} + interval '1 millisecond')`;
+
 /**
- * The user's next change number, taken under the user's row lock (held until commit: see feed.ts),
- * and only when the write will find its task, so a 404, 403 or 412 leaves the counter alone.
+ * The user's next change number `n` and time `at`, taken under the user's row lock (held until
+ * commit: see feed.ts), and only when the write will find its task, so a 404, 403 or 412 leaves
+ * the counter alone.
  */
 const nextNumber = (conditional: boolean) =>
-  sql`update ${users} set change_seq = change_seq + 1
+  sql`update ${users} set ${tick}
       where ${users.id} = ${placeholder("userId")} and exists (select from ${tasks} where ${target(conditional)})
-      returning change_seq as n`;
+      returning change_seq as n, changed_at as at`;
 const numbered = (db: Database, body: SQL) => db.$with("seq", { n: sql<number>`n` }).as(body);
 
 /** Each field's column set to the placeholder named for the field. */
@@ -251,7 +256,7 @@ const insertTask = preparedFor((db, _: undefined) => {
   const seq = numbered(
     db,
     sql`insert into ${users} (id, change_seq) values (${placeholder("userId")}, 1)
-        on conflict (id) do update set change_seq = ${users.changeSeq} + 1 returning change_seq as n`,
+        on conflict (id) do update set ${tick} returning change_seq as n, changed_at as at`,
   );
   return db
     .with(seq)
@@ -260,6 +265,8 @@ const insertTask = preparedFor((db, _: undefined) => {
       userId: placeholder("userId"),
       ...byColumn(writableFields),
       version: sql`(select n from seq)`,
+      createdAt: sql`(select at from seq)`,
+      updatedAt: sql`(select at from seq)`,
     } as PgInsertValue<typeof tasks>)
     .returning(withVersion)
     .prepare("insert_task");
@@ -282,7 +289,7 @@ const updateFields = preparedFor(
     return db
       .with(seq)
       .update(tasks)
-      .set({ ...byColumn(fields), updatedAt: nextUpdatedAt, version: sql`seq.n` })
+      .set({ ...byColumn(fields), updatedAt: sql`seq.at`, version: sql`seq.n` })
       .from(seq)
       .where(target(conditional))
       .returning(withVersion)
@@ -327,7 +334,7 @@ const setCompleted = preparedFor(
       .update(tasks)
       .set({
         completed: toggle ? sql`not ${tasks.completed}` : sql`${placeholder("completed")}`,
-        updatedAt: nextUpdatedAt,
+        updatedAt: sql`seq.at`,
         version: sql`seq.n`,
       })
       .from(seq)
