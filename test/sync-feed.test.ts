@@ -213,6 +213,25 @@ describe(`GET /api/tasks/changes (${driver})`, () => {
     expect((await changes(token, `?since=${now}`)).tasks).toEqual([later]);
   });
 
+  test("every write of a user moves updated_at past the user's previous write, so sort=updated is updated_at order", async () => {
+    const token = await tokenFor("clock");
+    const made = [];
+    for (let i = 0; i < 6; i++) made.push(await createTask(ctx.app, token, { title: `c${i}` }));
+    const writes = await Promise.all(
+      made.map((task, i) =>
+        i % 2 === 0
+          ? send<Task>(ctx.app, { method: "PATCH", path: `/api/tasks/${task.id}/complete`, token })
+          : send<Task>(ctx.app, { method: "PATCH", path: `/api/tasks/${task.id}`, token, body: { title: `d${i}` } }),
+      ),
+    );
+    const stamps = writes.map((answer) => answer.body.updated_at);
+    expect(new Set(stamps).size).toBe(6);
+    const listed = await send<Task[]>(ctx.app, { path: "/api/tasks?sort=updated", token });
+    const byStamp = [...listed.body].sort((a, b) => b.updated_at.localeCompare(a.updated_at));
+    expect(listed.body.map((task) => task.id)).toEqual(byStamp.map((task) => task.id));
+    expect(listed.body.every((task) => task.updated_at >= task.created_at)).toBe(true);
+  });
+
   // Eden's types come from the route schemas: a typed page, `since` and `limit` typed too.
   test.skipIf(!!testBinary)(
     "Eden: the feed is typed (skipped against the binary: treaty needs the app object)",
