@@ -8,10 +8,12 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { SQL, type Subprocess } from "bun";
 import { cpuSeconds, peakRssMb, processTree, resetPeakRss } from "./proc.ts";
-import { type BenchData, copyDatabase, dropDatabases, luaData, seedTemplate } from "./seed.ts";
+import { type BenchData, copyDatabase, databaseUrl, dropDatabases, luaData, seedTemplate } from "./seed.ts";
+import { checkSync, isSyncScenario, SYNC_SCENARIOS, SYNC_SCRIPT, syncData, syncLua } from "./sync.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
-const SCENARIOS = ["list", "get", "big", "toggle", "update", "create"] as const;
+// The sync scenarios (bench/sync.ts) read before the writes change what they revalidate.
+const SCENARIOS = ["list", "get", "big", ...SYNC_SCENARIOS, "toggle", "update", "create"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 // The targets of bench/README.md. Ratios are service requests/s over baseline requests/s.
@@ -206,7 +208,7 @@ async function runWrk(
       "--timeout",
       "2s",
       "-s",
-      join(ROOT, "bench", "wrk.lua"),
+      isSyncScenario(scenario) ? SYNC_SCRIPT : join(ROOT, "bench", "wrk.lua"),
       base,
       "--",
       scenario,
@@ -571,15 +573,25 @@ const exitCode = await (async () => {
     }
   }
   const all: { target: Target; results: Map<Scenario, Measurement>; logLines: number }[] = [];
+  const syncPath = join(work, "sync.lua");
+  const served = running.filter((server) => server.target.label !== "baseline");
   try {
+    if (scenarios.some(isSyncScenario) && served[0]) {
+      const users = await syncData(databaseUrl(serverUrl, served[0].database), data);
+      writeFileSync(syncPath, syncLua(users));
+      for (const server of served) await checkSync(server.base, users);
+    }
     for (const scenario of scenarios) {
-      for (const server of running) await warmUp(server, scenario, dataPath);
-      const slices = new Map(running.map((server) => [server, [] as Slice[]]));
+      // The baseline has no ETags or feed.
+      const loaded = isSyncScenario(scenario) ? served : running;
+      const path = isSyncScenario(scenario) ? syncPath : dataPath;
+      for (const server of loaded) await warmUp(server, scenario, path);
+      const slices = new Map(loaded.map((server) => [server, [] as Slice[]]));
       for (let round = 0; round < sliceCount; round++) {
-        for (const server of running)
-          slices.get(server)!.push(await measureSlice(server, scenario, duration / sliceCount, dataPath, admin));
+        for (const server of loaded)
+          slices.get(server)!.push(await measureSlice(server, scenario, duration / sliceCount, path, admin));
       }
-      for (const server of running) {
+      for (const server of loaded) {
         const m = combine(slices.get(server)!, peakRssMb(processTree(server.proc.pid)));
         server.results.set(scenario, m);
         console.log(`  ${scenario.padEnd(7)} ${server.target.label.padEnd(24)} ${Math.round(m.rps)} req/s`);

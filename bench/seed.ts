@@ -60,6 +60,13 @@ export async function seedTemplate(serverUrl: string, name: string, secret: stri
     const bigId = (await db`select substr(md5('bench-user-0'), 1, 32) as id`)[0].id as string;
     await db.unsafe(taskRows(`u.id <> '${bigId}'`, TASKS_PER_USER));
     await db.unsafe(taskRows(`u.id = '${bigId}'`, BIG_USER_TASKS));
+    // Rows written around the service take change numbers as drizzle/0004_change_feed_backfill.sql
+    // gives them, so the data looks like the service wrote it (ETags, the feed, sort=updated).
+    await db.unsafe(`
+      update tasks set version = v.n from (select id, row_number()
+        over (partition by user_id order by updated_at, created_at, id) as n from tasks) as v where tasks.id = v.id;
+      update users set change_seq = c.n, changed_at = greatest(changed_at, c.at)
+      from (select user_id, count(*) as n, max(updated_at) as at from tasks group by user_id) as c where users.id = c.user_id`);
     await db`analyze`;
 
     const rows: { user_id: string; ids: string[] }[] = await db`

@@ -18,6 +18,7 @@ import { requestLog } from "./http/request-log.ts";
 import { docsPage } from "./modules/docs/index.ts";
 import { healthRoutes } from "./modules/health/index.ts";
 import { idempotency } from "./modules/idempotency/index.ts";
+import { startTombstonePruner } from "./modules/tasks/feed.ts";
 import { tasksModule } from "./modules/tasks/index.ts";
 
 interface AppDeps {
@@ -38,7 +39,12 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
     registerUser: cachedUserUpsert(database.db),
   });
   const spendRequest = requestBudget(config.rateLimitPerMinute ?? 0);
+  let pruner: { stop(): void } | undefined;
   const app = new Elysia()
+    .onStart(() => {
+      pruner = startTombstonePruner(database.db, (cause) => log.error("pruning tombstones failed", { cause }));
+    })
+    .onStop(() => pruner?.stop())
     .use(requestLog(log))
     .use(errorHandler(log, () => routes))
     .use(jsonBodies)
@@ -47,8 +53,16 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
         origin: config.corsOrigins.includes("*") ? true : config.corsOrigins,
         credentials: true,
         methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allowedHeaders: ["Authorization", "Content-Type"],
-        exposeHeaders: ["X-Total-Count", "Location"],
+        allowedHeaders: [
+          "Authorization",
+          "Content-Type",
+          "If-Match",
+          "If-None-Match",
+          "Idempotency-Key",
+          "Last-Event-ID",
+          "X-Request-Id",
+        ],
+        exposeHeaders: ["X-Total-Count", "Location", "ETag", "X-Request-Id", "Retry-After", "Idempotent-Replayed"],
         maxAge: 600,
       }),
     )

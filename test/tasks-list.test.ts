@@ -2,6 +2,7 @@
 // created_at then id), limit/offset paging with X-Total-Count, on tasks seeded with many equal
 // timestamps so that only the tie-break keeps pages from repeating or skipping a task.
 import { beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
 import { tasks } from "../src/db/schema.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
 import { driver, send, tokenFor, useTestApp } from "./helpers.ts";
@@ -45,6 +46,10 @@ beforeAll(async () => {
   // Another user's tasks share every value and must never show up.
   await send(ctx.app, { path: "/api/tasks", token: await tokenFor("other") });
   await ctx.db.insert(tasks).values(rows.map((row) => ({ ...row, userId: "other" })));
+  // Rows inserted around the service carry no change number; sort=updated reads version order,
+  // so number them as the feed's backfill migration does (updated_at, then created_at, id).
+  await ctx.db.execute(sql`update tasks set version = v.n from (select id, row_number()
+    over (partition by user_id order by updated_at, created_at, id) as n from tasks) as v where tasks.id = v.id`);
   seeded = (await send<Task[]>(ctx.app, { path: "/api/tasks?limit=500", token })).body;
   expect(seeded).toHaveLength(44);
 }, 60_000);

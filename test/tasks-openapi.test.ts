@@ -47,7 +47,9 @@ describe(`OpenAPI document (${driver})`, () => {
       [
         "/health",
         "/health/ready",
-        ...shapes.flatMap((prefix) => ["/tasks", "/tasks/{id}", "/tasks/{id}/complete"].map((p) => prefix + p)),
+        ...shapes.flatMap((prefix) =>
+          ["/tasks", "/tasks/changes", "/tasks/{id}", "/tasks/{id}/complete"].map((p) => prefix + p),
+        ),
       ].sort(),
     );
     expect(doc.openapi).toMatch(/^3\./);
@@ -64,8 +66,11 @@ describe(`OpenAPI document (${driver})`, () => {
       "404",
       "503",
       ...(takesBody ? ["400", "413"] : method === "get" && !path.endsWith("}") ? ["400"] : []),
+      // The sync statuses: If-Match (412) on writes to a task, Idempotency-Key (409, 422) on writes.
+      ...(method === "get" ? [] : method === "post" ? ["409", "422"] : ["409", "412", "422"]),
     ];
-    expect(statuses).toEqual([String(success), ...errors].sort());
+    // If-None-Match: 304 on reads.
+    expect(statuses).toEqual([String(success), ...(method === "get" ? ["304"] : []), ...errors].sort());
     for (const status of errors)
       expect(operation.responses[status]!.content!["application/json"]!.schema).toMatchObject({ type: "object" });
   });

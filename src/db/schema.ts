@@ -1,7 +1,19 @@
 // The tables of ../shared/api.md. Constraints live in the database too, so a bug in the
 // HTTP layer can never store a task the contract forbids.
 import { sql } from "drizzle-orm";
-import { boolean, check, index, integer, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from "drizzle-orm/pg-core";
 
 // withTimezone: drizzle's bun-sql driver shifts and truncates plain `timestamp` values
 // (drizzle-orm #4311, #5062); `timestamptz` round-trips on both drivers (test/db.test.ts).
@@ -13,6 +25,17 @@ export const users = pgTable("users", {
   name: text("name"),
   createdAt: timestamptz("created_at").notNull().defaultNow(),
   updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+  // The change feed's clock (src/modules/tasks/feed.ts, docs/sync.md): every write of one of the
+  // user's tasks takes the next number, under this row's lock, in the statement that writes.
+  changeSeq: bigint("change_seq", { mode: "number" }).notNull().default(0),
+  // Unique to this row's life: a user deleted and made again restarts change_seq at 0, and a cursor
+  // of the earlier life must not be read against the new numbers.
+  generation: bigserial("generation", { mode: "number" }).notNull(),
+  // The highest tombstone number pruned: a cursor before it may have missed a deletion (410).
+  prunedSeq: bigint("pruned_seq", { mode: "number" }).notNull().default(0),
+  // The user's clock: each write moves it to greatest(now(), changed_at + 1 ms) with change_seq and
+  // stamps the task's updated_at with it, so updated_at order is version order (see tasks' indexes).
+  changedAt: timestamptz("changed_at").notNull().defaultNow(),
 });
 
 export const priorities = ["low", "medium", "high"] as const;
@@ -37,19 +60,28 @@ export const tasks = pgTable(
     dueDate: timestamptz("due_date"),
     createdAt: timestamptz("created_at").notNull().defaultNow(),
     updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+    // The user's change_seq at this task's last write: its ETag and its place in the change feed.
+    // The default only covers rows written around the service (a seed); the service always sets it.
+    version: bigint("version", { mode: "number" }).notNull().default(0),
   },
   (t) => [
     check("tasks_title_length", sql`char_length(${t.title}) between 1 and 200 and ${t.title} = btrim(${t.title})`),
     check("tasks_description_length", sql`char_length(${t.description}) <= 1000`),
     check("tasks_priority_value", sql`${t.priority} in ('low', 'medium', 'high')`),
-    // One index per list sort, in the list's exact order (key, then the created_at, id tie-break),
-    // so a page is an index scan that stops after `limit` rows, for every status: the default
+    // One index per list sort (updated shares the feed's, below), in the list's exact order (key,
+    // then the created_at, id tie-break), so a page is an index scan that stops after `limit` rows,
+    // for every status: the default
     // status=all could not use an index led by (user_id, completed). The trailing completed and
     // priority let the status/priority filters, and the page's count(*), be answered inside the
     // index. The sorts' other directions for nullable keys (due_date desc, priority asc, both
     // nulls last) fall back to sorting the user's rows. test/tasks-explain.test.ts holds the plans.
     index("tasks_user_created_idx").on(t.userId, t.createdAt, t.id, t.completed, t.priority),
-    index("tasks_user_updated_idx").on(t.userId, t.updatedAt, t.createdAt, t.id, t.completed, t.priority),
+    // The change feed reads a user's tasks after a number in number order, and sort=updated is the
+    // same order: updated_at comes from the user's clock under the same row lock as the number, so
+    // it rises with version. One index for both, not two: every write inserts an entry into each
+    // index (updated_at changes, so no update is HOT), and index entries were half of a write's
+    // WAL records (bench/README.md).
+    index("tasks_user_version_idx").on(t.userId, t.version, t.createdAt, t.id, t.completed, t.priority),
     index("tasks_user_title_idx").on(t.userId, sql`lower(${t.title})`, t.createdAt, t.id, t.completed, t.priority),
     index("tasks_user_due_idx").on(t.userId, t.dueDate, t.createdAt, t.id, t.completed, t.priority),
     index("tasks_user_priority_idx").on(
@@ -62,6 +94,20 @@ export const tasks = pgTable(
       t.priority,
     ),
   ],
+);
+
+// A deleted task, kept so a device that syncs later learns of the deletion (at least 30 days).
+export const taskTombstones = pgTable(
+  "task_tombstones",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    taskId: uuid("task_id").notNull(),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    deletedAt: timestamptz("deleted_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.seq] }), index("task_tombstones_deleted_at_idx").on(t.deletedAt)],
 );
 
 // The answers kept for Idempotency-Key retries (src/modules/idempotency/). A row is in flight while

@@ -1,12 +1,33 @@
 // The task routes of ../shared/api.md, written once and mounted in both shapes of the contract:
 // /api/tasks... (the user is the token's) and /api/:user_id/tasks... (the hackathon shape).
-import { Elysia, t } from "elysia";
+import { Elysia, type TSchema, t } from "elysia";
 import type { authentication } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
 import { ErrorBody, ValidationErrorBody } from "../../http/error-body.ts";
 import { HttpError } from "../../http/errors.ts";
-import { Task, TaskCompletion, TaskCreate, TaskListQuery, TaskUpdate } from "./model.ts";
-import { completeTask, createTask, deleteTask, getTask, listTasks, updateTask } from "./service.ts";
+import { listEtag, noneMatch, taggedVersions, taskEtag } from "./etag.ts";
+import { readChanges } from "./feed.ts";
+import {
+  CHANGES_LIMIT_DEFAULT,
+  ChangesQuery,
+  Task,
+  TaskChanges,
+  TaskCompletion,
+  TaskCreate,
+  TaskListQuery,
+  TaskUpdate,
+} from "./model.ts";
+import {
+  completeTask,
+  createTask,
+  deleteTask,
+  type Expected,
+  getTask,
+  listKey,
+  listState,
+  listTasks,
+  updateTask,
+} from "./service.ts";
 
 type Authentication = ReturnType<typeof authentication>;
 
@@ -30,88 +51,250 @@ const errors = {
 };
 const bodyErrors = { 400: ValidationErrorBody, 413: ErrorBody, ...errors };
 
+// Request headers of the contract's "Versions, safe retries and sync", documented on each route.
+const ifNoneMatch = t.Optional(
+  t.String({
+    description: "An ETag from an earlier answer (or a list of them, or `*`): 304 when it is still current.",
+  }),
+);
+const ifMatch = t.Optional(
+  t.String({
+    description:
+      "Write only over this version: an ETag, a list of them, or `*`. None current: 412 with the current ETag, nothing written.",
+  }),
+);
+const idempotencyKey = t.Optional(
+  t.String({
+    description:
+      "1–255 printable ASCII characters. A retry with the same key, method, path and body gets the first 2xx answer again (`Idempotent-Replayed: true`) for 24 h; another request with the key: 422; while the first runs: 409.",
+  }),
+);
+
+// Response headers, in the form @elysiajs/openapi reads from a response schema's `headers`.
+const etagHeader = { etag: t.String({ description: "The strong ETag of the task (or of the list)." }) };
+const replayedHeader = {
+  "idempotent-replayed": t.Optional(t.Literal("true", { description: "Present on an answer replayed for a retry." })),
+};
+const withHeaders = <T extends TSchema>(schema: T, headers: Record<string, TSchema>): T => ({ ...schema, headers });
+
+const TaskAnswer = withHeaders(Task, { ...etagHeader, ...replayedHeader });
+const NotModified = withHeaders(
+  t.Void({ description: "Not modified: the ETag given is current; no body." }),
+  etagHeader,
+);
+const Changed = withHeaders(
+  t.Object(ErrorBody.properties, {
+    description: "If-Match names no current version; nothing was written.",
+    examples: [{ detail: "Task has changed since it was read" }],
+  }),
+  etagHeader,
+);
+const retryErrors = {
+  409: t.Object(ErrorBody.properties, {
+    description: "A request with this Idempotency-Key is still being carried out.",
+  }),
+  422: t.Object(ErrorBody.properties, { description: "This Idempotency-Key was used for a different request." }),
+};
+const writeErrors = { ...bodyErrors, 412: Changed, ...retryErrors };
+
+/** What an If-Match allows: undefined for no header or `*` (any current version), else the versions it names. */
+function expected(header: string | undefined): Expected {
+  if (header === undefined) return undefined;
+  const versions = taggedVersions(header);
+  return versions === "*" ? undefined : versions;
+}
+
 function taskRoutes(auth: Authentication, db: Database) {
-  return new Elysia({ detail: { tags: ["Tasks"] } })
-    .use(auth)
-    .get(
-      "",
-      async ({ user, query, set }) => {
-        const page = await listTasks(db, user.id, query);
-        set.headers["x-total-count"] = String(page.total);
-        return page.tasks;
-      },
-      {
-        query: TaskListQuery,
-        response: { 200: t.Array(Task), 400: ValidationErrorBody, ...errors },
-        detail: {
-          summary: "List the caller's tasks",
-          description:
-            "A plain array; the header `X-Total-Count` gives the number of matching tasks before `limit`/`offset`. Ties in any sort break by `created_at`, then `id`.",
+  return (
+    new Elysia({ detail: { tags: ["Tasks"] } })
+      // Answers carry ETags: browsers must ask again (with If-None-Match) rather than reuse a stored copy.
+      .onTransform(({ set }) => {
+        set.headers["cache-control"] = "private, no-cache";
+      })
+      .use(auth)
+      .get(
+        "",
+        async ({ user, query, headers, set, status }) => {
+          const key = listKey(query);
+          const condition = headers["if-none-match"];
+          // A poll of a list that did not change costs one primary-key read, not the list.
+          if (condition !== undefined) {
+            const etag = listEtag(await listState(db, user.id), key);
+            if (noneMatch(condition, etag)) {
+              set.headers.etag = etag;
+              return status(304, undefined);
+            }
+          }
+          const page = await listTasks(db, user.id, query);
+          set.headers["x-total-count"] = String(page.total);
+          set.headers.etag = listEtag(page.state, key);
+          return page.tasks;
         },
-      },
-    )
-    .post(
-      "",
-      async ({ user, body, set, status }) => {
-        const task = await createTask(db, user.id, body);
-        set.headers.location = `/api/tasks/${task.id}`;
-        return status(201, task);
-      },
-      {
-        body: TaskCreate,
-        // Bodies are read by src/http/body.ts; "json" names the media type for OpenAPI.
-        parse: "json",
-        response: { 201: Task, ...bodyErrors },
-        detail: { summary: "Create a task", description: "201 with the task and `Location: /api/tasks/{id}`." },
-      },
-    )
-    .get("/:id", ({ user, params }) => getTask(db, user.id, params.id), {
-      params: t.Object({ id: TaskId }),
-      response: { 200: Task, ...errors },
-      detail: { summary: "Get a task" },
-    })
-    .put("/:id", ({ user, params, body }) => updateTask(db, user.id, params.id, body), {
-      params: t.Object({ id: TaskId }),
-      body: TaskUpdate,
-      parse: "json",
-      response: { 200: Task, ...bodyErrors },
-      detail: {
-        summary: "Update a task",
-        description: "Same as PATCH: any subset of the writable fields; only those given are written.",
-      },
-    })
-    .patch("/:id", ({ user, params, body }) => updateTask(db, user.id, params.id, body), {
-      params: t.Object({ id: TaskId }),
-      body: TaskUpdate,
-      parse: "json",
-      response: { 200: Task, ...bodyErrors },
-      detail: {
-        summary: "Update some fields of a task",
-        description: "Only the fields given are written; `null` clears an optional field.",
-      },
-    })
-    .delete(
-      "/:id",
-      async ({ user, params, status }) => {
-        await deleteTask(db, user.id, params.id);
-        return status(204, undefined);
-      },
-      {
-        params: t.Object({ id: TaskId }),
-        response: { 204: t.Void({ description: "Deleted; no body" }), ...errors },
-        detail: { summary: "Delete a task" },
-      },
-    )
-    .patch("/:id/complete", ({ user, params, body }) => completeTask(db, user.id, params.id, body?.completed), {
-      params: t.Object({ id: TaskId }),
-      body: TaskCompletion,
-      parse: "json",
-      response: { 200: Task, ...bodyErrors },
-      detail: {
-        summary: "Toggle or set completion",
-        description: 'Without a body `completed` flips atomically; with `{"completed": true|false}` it is set.',
-      },
-    });
+        {
+          query: TaskListQuery,
+          headers: t.Object({ "if-none-match": ifNoneMatch }),
+          response: {
+            200: withHeaders(t.Array(Task), {
+              ...etagHeader,
+              "x-total-count": t.String({ description: "Matching tasks before limit and offset." }),
+            }),
+            304: NotModified,
+            400: ValidationErrorBody,
+            ...errors,
+          },
+          detail: {
+            summary: "List the caller's tasks",
+            description:
+              "A plain array; the header `X-Total-Count` gives the number of matching tasks before `limit`/`offset`. Ties in any sort break by `created_at`, then `id`. The `ETag` changes whenever any of the caller's tasks changes; `If-None-Match` with it: 304.",
+          },
+        },
+      )
+      .post(
+        "",
+        async ({ user, body, set, status }) => {
+          const { task, version } = await createTask(db, user.id, body);
+          set.headers.location = `/api/tasks/${task.id}`;
+          set.headers.etag = taskEtag(version);
+          return status(201, task);
+        },
+        {
+          body: TaskCreate,
+          // Bodies are read by src/http/body.ts; "json" names the media type for OpenAPI.
+          parse: "json",
+          headers: t.Object({ "idempotency-key": idempotencyKey }),
+          response: {
+            201: withHeaders(TaskAnswer, {
+              ...etagHeader,
+              ...replayedHeader,
+              location: t.String({ description: "/api/tasks/{id}" }),
+            }),
+            ...bodyErrors,
+            ...retryErrors,
+          },
+          detail: { summary: "Create a task", description: "201 with the task and `Location: /api/tasks/{id}`." },
+        },
+      )
+      // Before /:id, which would take "changes" for a task id.
+      .get(
+        "/changes",
+        async ({ user, query }) => {
+          const page = await readChanges(db, user.id, query.since, query.limit ?? CHANGES_LIMIT_DEFAULT);
+          const tasks: Task[] = [];
+          const deleted: string[] = [];
+          for (const change of page.changes) {
+            if ("task" in change) tasks.push(change.task);
+            else deleted.push(change.deleted);
+          }
+          return { tasks, deleted, cursor: page.cursor, has_more: page.hasMore };
+        },
+        {
+          query: ChangesQuery,
+          response: { 200: TaskChanges, 400: ValidationErrorBody, 410: ErrorBody, ...errors },
+          detail: {
+            summary: "What changed since a cursor (sync)",
+            description:
+              "Without `since`: the caller's current tasks, `deleted` empty. With it: every task created or changed after that cursor, once, in its current state, and the ids of the tasks deleted after it. `has_more: true`: ask again with `cursor`. Following cursors from a first sync ends with exactly the server's tasks, also while other writes commit (docs/sync.md). A `since` this service did not issue to the caller: 400; one older than the kept deletions (at least 30 days): 410.",
+          },
+        },
+      )
+      .get(
+        "/:id",
+        async ({ user, params, headers, set, status }) => {
+          const { task, version } = await getTask(db, user.id, params.id);
+          set.headers.etag = taskEtag(version);
+          const condition = headers["if-none-match"];
+          if (condition !== undefined && noneMatch(condition, taskEtag(version))) return status(304, undefined);
+          return task;
+        },
+        {
+          params: t.Object({ id: TaskId }),
+          headers: t.Object({ "if-none-match": ifNoneMatch }),
+          response: { 200: TaskAnswer, 304: NotModified, ...errors },
+          detail: { summary: "Get a task" },
+        },
+      )
+      .put(
+        "/:id",
+        async ({ user, params, body, headers, set }) => {
+          const { task, version } = await updateTask(db, user.id, params.id, body, expected(headers["if-match"]));
+          set.headers.etag = taskEtag(version);
+          return task;
+        },
+        {
+          params: t.Object({ id: TaskId }),
+          body: TaskUpdate,
+          parse: "json",
+          headers: t.Object({ "if-match": ifMatch, "idempotency-key": idempotencyKey }),
+          response: { 200: TaskAnswer, ...writeErrors },
+          detail: {
+            summary: "Update a task",
+            description: "Same as PATCH: any subset of the writable fields; only those given are written.",
+          },
+        },
+      )
+      .patch(
+        "/:id",
+        async ({ user, params, body, headers, set }) => {
+          const { task, version } = await updateTask(db, user.id, params.id, body, expected(headers["if-match"]));
+          set.headers.etag = taskEtag(version);
+          return task;
+        },
+        {
+          params: t.Object({ id: TaskId }),
+          body: TaskUpdate,
+          parse: "json",
+          headers: t.Object({ "if-match": ifMatch, "idempotency-key": idempotencyKey }),
+          response: { 200: TaskAnswer, ...writeErrors },
+          detail: {
+            summary: "Update some fields of a task",
+            description: "Only the fields given are written; `null` clears an optional field.",
+          },
+        },
+      )
+      .delete(
+        "/:id",
+        async ({ user, params, headers, status }) => {
+          await deleteTask(db, user.id, params.id, expected(headers["if-match"]));
+          return status(204, undefined);
+        },
+        {
+          params: t.Object({ id: TaskId }),
+          headers: t.Object({ "if-match": ifMatch, "idempotency-key": idempotencyKey }),
+          response: {
+            204: withHeaders(t.Void({ description: "Deleted; no body" }), replayedHeader),
+            ...errors,
+            412: Changed,
+            ...retryErrors,
+          },
+          detail: { summary: "Delete a task" },
+        },
+      )
+      .patch(
+        "/:id/complete",
+        async ({ user, params, body, headers, set }) => {
+          const { task, version } = await completeTask(
+            db,
+            user.id,
+            params.id,
+            body?.completed,
+            expected(headers["if-match"]),
+          );
+          set.headers.etag = taskEtag(version);
+          return task;
+        },
+        {
+          params: t.Object({ id: TaskId }),
+          body: TaskCompletion,
+          parse: "json",
+          headers: t.Object({ "if-match": ifMatch, "idempotency-key": idempotencyKey }),
+          response: { 200: TaskAnswer, ...writeErrors },
+          detail: {
+            summary: "Toggle or set completion",
+            description: 'Without a body `completed` flips atomically; with `{"completed": true|false}` it is set.',
+          },
+        },
+      )
+  );
 }
 
 export function tasksModule(auth: Authentication, db: Database) {

@@ -1,12 +1,22 @@
 // The tasks queries. Every function takes the caller's user id and puts it in every WHERE that reads
 // or writes a task: isolation is a property of the query, not a check made after it.
 import { and, asc, desc, eq, ilike, or, type SQL, sql } from "drizzle-orm";
-import type { AnyPgColumn } from "drizzle-orm/pg-core";
+import type { PgInsertValue } from "drizzle-orm/pg-core";
 import { fillPlaceholders } from "drizzle-orm/sql/sql";
 import type { Database } from "../../db/client.ts";
-import { priorityRank, tasks } from "../../db/schema.ts";
+import { preparedFor, preparedSql, rows } from "../../db/prepared.ts";
+import { priorityRank, tasks, taskTombstones, users } from "../../db/schema.ts";
 import { HttpError } from "../../http/errors.ts";
-import { parseDueDate } from "./due-date.ts";
+import { taskEtag } from "./etag.ts";
+import {
+  createValues,
+  storedValues,
+  taskColumns,
+  taskFields,
+  taskOf,
+  type WritableField,
+  writableFields,
+} from "./fields.ts";
 import {
   LIST_LIMIT_DEFAULT,
   type Task,
@@ -28,27 +38,6 @@ export class TaskForbiddenError extends HttpError {
   }
 }
 
-// Timestamps as the contract's ISO text, in exactly toISOString()'s form, made by PostgreSQL.
-const isoText = (column: AnyPgColumn) =>
-  sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
-/**
- * A task's columns under the contract's names and in its types, so a row as the driver returns it
- * is the Task: no drizzle mapping (is() checks per column per row, 14.5% of a list request's CPU),
- * no Date made from a timestamp only to be turned back into text. Same rows on both drivers.
- */
-const taskColumns = {
-  id: tasks.id,
-  user_id: tasks.userId,
-  title: tasks.title,
-  description: tasks.description,
-  completed: tasks.completed,
-  priority: tasks.priority,
-  due_date: isoText(tasks.dueDate).as("due_date"),
-  created_at: isoText(tasks.createdAt).as("created_at"),
-  updated_at: isoText(tasks.updatedAt).as("updated_at"),
-};
-
 // PostgreSQL's uuid type rejects anything else with an error; such an id names no task.
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -57,53 +46,10 @@ function checkedId(id: string): string {
   return id;
 }
 
-/**
- * Drizzle builds a query's SQL text from its builder on every call, and that cost more CPU than
- * the rest of a request: 117 µs to build getTask's SELECT, 256 µs a list page's, where the whole
- * request of a minimal Bun server costs ~55 µs (bench/). So each query shape is built once per
- * database, with placeholders (`sql.placeholder`), and only its parameters change per call.
- */
-function preparedFor<Key, Query>(build: (db: Database, key: Key) => Query): (db: Database, key: Key) => Query {
-  const byDatabase = new WeakMap<Database, Map<Key, Query>>();
-  return (db, key) => {
-    let queries = byDatabase.get(db);
-    if (!queries) {
-      queries = new Map();
-      byDatabase.set(db, queries);
-    }
-    let query = queries.get(key);
-    if (!query) {
-      query = build(db, key);
-      queries.set(key, query);
-    }
-    return query;
-  };
-}
-
 const placeholder = sql.placeholder;
-/** Runs a prepared query and returns its rows as the driver gives them (see taskColumns). */
-function rows<Row>(query: object, values: Record<string, unknown>): Promise<Row[]> {
-  // all() is how drizzle runs a prepared query without mapping; its type only lists execute().
-  return (query as { all(values: Record<string, unknown>): Promise<Row[]> }).all(values);
-}
-
-// A placeholder without the column's encoder. Drizzle runs a prepared query's encoders on null
-// too, and the timestamp encoder throws on it, so due dates are passed as ISO text instead.
+// A placeholder without the column's encoder (see taskFields' due_date).
 const raw = (name: string) => sql`${placeholder(name)}`;
 const ownedTask = and(eq(tasks.id, placeholder("id")), eq(tasks.userId, placeholder("userId")));
-
-/**
- * Runs only after a query scoped to the caller found nothing, so the happy path pays no extra
- * round trip. It asks by id alone and learns only whether the task exists, to tell 403 from 404.
- */
-async function notOwned(db: Database, id: string): Promise<never> {
-  const [other] = await db.select({ id: tasks.id }).from(tasks).where(eq(tasks.id, id)).limit(1);
-  throw other ? new TaskForbiddenError() : new TaskNotFoundError();
-}
-
-// Strictly later than the previous value even within one millisecond, so a client comparing
-// updated_at always sees that a write happened.
-const nextUpdatedAt = sql`greatest(now(), ${tasks.updatedAt} + interval '1 millisecond')`;
 
 export const defaultOrder: Record<TaskSort, "asc" | "desc"> = {
   created: "desc",
@@ -122,7 +68,9 @@ function orderBy(sort: TaskSort, order: "asc" | "desc"): SQL[] {
     case "created":
       return tieBreak;
     case "updated":
-      return [direction(tasks.updatedAt), ...tieBreak];
+      // The same order as updated_at: both come from the user's clock under one lock (nextNumber).
+      // One index serves it and the change feed (db/schema.ts).
+      return [direction(tasks.version), ...tieBreak];
     case "title":
       return [direction(sql`lower(${tasks.title})`), ...tieBreak];
     case "due_date":
@@ -141,43 +89,69 @@ export interface TaskPage {
   tasks: Task[];
   /** Matching tasks before limit and offset. */
   total: number;
+  /** The user's `generation.change_seq` in the same snapshot: it moves whenever any task of theirs changes. */
+  state: string;
 }
 
 /** What decides a list query's SQL text; everything else about a list is a parameter. */
-function listShape(query: TaskListQuery): string {
-  const { status = "all", sort = "created" } = query;
-  return [status, query.priority ? "priority" : "", query.q ? "q" : "", sort, query.order ?? defaultOrder[sort]].join(
-    " ",
-  );
+interface ListShape {
+  status: NonNullable<TaskListQuery["status"]>;
+  byPriority: boolean;
+  byText: boolean;
+  sort: TaskSort;
+  order: "asc" | "desc";
 }
 
-function listWhere(shape: string) {
-  const [status, priority, q] = shape.split(" ");
+function listShape(query: TaskListQuery): ListShape {
+  const { status = "all", sort = "created" } = query;
+  return { status, byPriority: !!query.priority, byText: !!query.q, sort, order: query.order ?? defaultOrder[sort] };
+}
+
+const listShapeId = (shape: ListShape) =>
+  `${shape.status} ${shape.byPriority} ${shape.byText} ${shape.sort} ${shape.order}`;
+
+function listWhere({ status, byPriority, byText }: ListShape) {
   return and(
     eq(tasks.userId, placeholder("userId")),
     status === "all" ? undefined : eq(tasks.completed, status === "completed"),
-    priority ? eq(tasks.priority, placeholder("priority")) : undefined,
-    q ? or(ilike(tasks.title, placeholder("pattern")), ilike(tasks.description, placeholder("pattern"))) : undefined,
+    byPriority ? eq(tasks.priority, placeholder("priority")) : undefined,
+    byText
+      ? or(ilike(tasks.title, placeholder("pattern")), ilike(tasks.description, placeholder("pattern")))
+      : undefined,
   );
 }
 
-// The page of tasks, each row carrying the total count as an uncorrelated subquery, evaluated once.
-const listPage = preparedFor((db, shape: string) => {
-  const [, , , sort, order] = shape.split(" ") as [string, string, string, TaskSort, "asc" | "desc"];
+// The user's state, read in the list's own statement so the list's ETag names exactly that snapshot.
+const userState = sql<string>`(select ${users.generation} || '.' || ${users.changeSeq} from ${users}
+  where ${users.id} = ${placeholder("userId")})`;
+
+// The page of tasks, each row carrying the total count and the user's state as uncorrelated
+// subqueries, evaluated once.
+const listPage = preparedFor((db, shape: ListShape) => {
   const where = listWhere(shape);
   return db
-    .select({ ...taskColumns, total: sql<number>`(select count(*)::int from ${tasks} where ${where})`.as("total") })
+    .select({
+      ...taskColumns,
+      total: sql<number>`(select count(*)::int from ${tasks} where ${where})`.as("total"),
+      state: userState.as("state"),
+    })
     .from(tasks)
     .where(where)
-    .orderBy(...orderBy(sort, order))
+    .orderBy(...orderBy(shape.sort, shape.order))
     .limit(placeholder("limit"))
     .offset(placeholder("offset"))
     .prepare("list_tasks");
-});
+}, listShapeId);
 
-// A page past the end has no row to carry the count.
-const listCount = preparedFor((db, shape: string) =>
-  db.select({ total: sql<number>`count(*)::int` }).from(tasks).where(listWhere(shape)).prepare("count_tasks"),
+// An empty page has no row to carry the count and the state.
+const listCount = preparedFor(
+  (db, shape: ListShape) =>
+    db
+      .select({ total: sql<number>`count(*)::int`.as("total"), state: userState.as("state") })
+      .from(tasks)
+      .where(listWhere(shape))
+      .prepare("count_tasks"),
+  listShapeId,
 );
 
 function listValues(userId: string, query: TaskListQuery) {
@@ -199,128 +173,237 @@ export function listQuery(db: Database, userId: string, query: TaskListQuery): {
 export async function listTasks(db: Database, userId: string, query: TaskListQuery): Promise<TaskPage> {
   const shape = listShape(query);
   const values = listValues(userId, query);
-  const page = await rows<Task & { total: number }>(listPage(db, shape), values);
-  // One round trip, except for a page past the end, whose missing rows carry no count.
-  const total = page[0]?.total ?? (values.offset > 0 ? (await listCount(db, shape).execute(values))[0]!.total : 0);
-  // Spelled out: a rest pattern (`{ total, ...task }`) copied each row at 8% of a list's CPU.
-  const tasks = page.map(
-    (row): Task => ({
-      id: row.id,
-      user_id: row.user_id,
-      title: row.title,
-      description: row.description,
-      completed: row.completed,
-      priority: row.priority,
-      due_date: row.due_date,
-      created_at: row.created_at,
-      updated_at: row.updated_at,
-    }),
-  );
-  return { tasks, total };
+  const page = await rows<Task & { total: number; state: string }>(listPage(db, shape), values);
+  // One round trip, except for an empty page, whose missing rows carry no count.
+  const { total, state } = page[0] ?? (await rows<{ total: number; state: string }>(listCount(db, shape), values))[0]!;
+  return { tasks: page.map(taskOf), total, state: state ?? "" };
 }
+
+/** Everything that decides a list's answer besides the user's tasks, as one text (for its ETag). */
+export function listKey(query: TaskListQuery): string {
+  const { userId: _, ...values } = listValues("", query);
+  return `${listShapeId(listShape(query))} ${JSON.stringify(values)}`;
+}
+
+const stateQuery = preparedFor((db, _: undefined) => preparedSql(db, "user_state", sql`select ${userState} as state`));
+
+/** The user's `generation.change_seq` alone: one primary-key read, for a list's If-None-Match. */
+export async function listState(db: Database, userId: string): Promise<string> {
+  const [row] = await rows<{ state: string | null }>(stateQuery(db, undefined), { userId });
+  return row?.state ?? "";
+}
+
+/** A task and its version (the user's change number at its last write), which its ETag names. */
+export interface VersionedTask {
+  task: Task;
+  version: number;
+}
+
+type VersionedRow = Task & { version: number };
+const versioned = (row: VersionedRow): VersionedTask => ({ task: taskOf(row), version: row.version });
+
+// float8: both drivers read it as a number (bigint comes back as text from one and BigInt from the other).
+const withVersion = { ...taskColumns, version: sql<number>`${tasks.version}::float8`.as("version") };
 
 const taskById = preparedFor((db, _: undefined) =>
-  db.select(taskColumns).from(tasks).where(ownedTask).prepare("get_task"),
+  db.select(withVersion).from(tasks).where(ownedTask).prepare("get_task"),
 );
 
-export async function getTask(db: Database, userId: string, id: string): Promise<Task> {
-  const [task] = await rows<Task>(taskById(db, undefined), { id: checkedId(id), userId });
-  return task ?? notOwned(db, id);
+export async function getTask(db: Database, userId: string, id: string): Promise<VersionedTask> {
+  const [row] = await rows<VersionedRow>(taskById(db, undefined), { id: checkedId(id), userId });
+  return row ? versioned(row) : refused(db, userId, id);
 }
 
-// Every column is written, so one statement serves every body; absent fields get the defaults.
-const insertTask = preparedFor((db, _: undefined) =>
-  db
+/**
+ * What If-Match allows a write to overwrite: undefined for any version (no If-Match, or `*`, which
+ * a task that exists always matches), else the versions it lists.
+ */
+export type Expected = readonly number[] | undefined;
+
+// The versions travel as one text parameter ("3,7"): an array parameter is encoded differently by
+// the two drivers.
+const versionExpected = sql`${tasks.version} = any(string_to_array(${placeholder("expected")}::text, ',')::bigint[])`;
+const target = (conditional: boolean) => and(ownedTask, conditional ? versionExpected : undefined);
+const expectedValue = (expected: Expected) => expected?.join(",");
+
+// The user's clock: strictly later than the user's previous write even within one millisecond, so
+// a client comparing updated_at always sees that a write happened, and updated_at order is
+// version order.
+const tick = sql`change_seq = ${users.changeSeq} + 1,
+  changed_at = greatest(now(), ${users.changedAt} + interval '1 millisecond')`;
+
+/**
+ * The user's next change number `n` and time `at`, taken under the user's row lock (held until
+ * commit: see feed.ts), and only when the write will find its task, so a 404, 403 or 412 leaves
+ * the counter alone.
+ */
+const nextNumber = (conditional: boolean) =>
+  sql`update ${users} set ${tick}
+      where ${users.id} = ${placeholder("userId")} and exists (select from ${tasks} where ${target(conditional)})
+      returning change_seq as n, changed_at as at`;
+const numbered = (db: Database, body: SQL) => db.$with("seq", { n: sql<number>`n` }).as(body);
+
+/** Each field's column set to the placeholder named for the field. */
+const byColumn = (fields: readonly WritableField[]) =>
+  Object.fromEntries(fields.map((name) => [taskFields[name].column, raw(name)])) as Partial<
+    Record<keyof typeof tasks.$inferInsert, SQL>
+  >;
+
+// Every writable column is written, so one statement serves every body; absent fields get their
+// defaults. The user's number is taken by an upsert, so a user row deleted outside the service
+// while its id is in the registry's cache is made again instead of failing the foreign key.
+const insertTask = preparedFor((db, _: undefined) => {
+  const seq = numbered(
+    db,
+    sql`insert into ${users} (id, change_seq) values (${placeholder("userId")}, 1)
+        on conflict (id) do update set ${tick} returning change_seq as n, changed_at as at`,
+  );
+  return db
+    .with(seq)
     .insert(tasks)
     .values({
       userId: placeholder("userId"),
-      title: placeholder("title"),
-      description: placeholder("description"),
-      completed: placeholder("completed"),
-      priority: placeholder("priority"),
-      dueDate: raw("dueDate"),
-    })
-    .returning(taskColumns)
-    .prepare("insert_task"),
-);
+      ...byColumn(writableFields),
+      version: sql`(select n from seq)`,
+      createdAt: sql`(select at from seq)`,
+      updatedAt: sql`(select at from seq)`,
+    } as PgInsertValue<typeof tasks>)
+    .returning(withVersion)
+    .prepare("insert_task");
+});
 
-export async function createTask(db: Database, userId: string, input: TaskCreate): Promise<Task> {
-  const values = columnsOf(input);
-  const [task] = await rows<Task>(insertTask(db, undefined), {
-    userId,
-    title: input.title.trim(),
-    description: values.description ?? null,
-    completed: values.completed ?? false,
-    priority: values.priority ?? null,
-    dueDate: values.dueDate?.toISOString() ?? null,
-  });
-  return task!;
+export async function createTask(db: Database, userId: string, input: TaskCreate): Promise<VersionedTask> {
+  const [row] = await rows<VersionedRow>(insertTask(db, undefined), { ...createValues(input), userId });
+  return versioned(row!);
 }
 
-const writable = ["title", "description", "completed", "priority", "dueDate"] as const;
+interface UpdateShape {
+  fields: readonly WritableField[];
+  conditional: boolean;
+}
 
 // One statement per set of fields written (at most 2^5), so a field not given is never touched.
-const updateFields = preparedFor((db, fields: string) =>
-  db
-    .update(tasks)
-    .set({
-      ...Object.fromEntries(fields.split(" ").map((field) => [field, raw(field)])),
-      updatedAt: nextUpdatedAt,
-    })
-    .where(ownedTask)
-    .returning(taskColumns)
-    .prepare("update_task"),
+const updateFields = preparedFor(
+  (db, { fields, conditional }: UpdateShape) => {
+    const seq = numbered(db, nextNumber(conditional));
+    return db
+      .with(seq)
+      .update(tasks)
+      .set({ ...byColumn(fields), updatedAt: sql`seq.at`, version: sql`seq.n` })
+      .from(seq)
+      .where(target(conditional))
+      .returning(withVersion)
+      .prepare("update_task");
+  },
+  ({ fields, conditional }) => `${fields.join(" ")} ${conditional}`,
 );
 
-/** Writes only the fields given, so concurrent updates of different fields all survive. */
-export async function updateTask(db: Database, userId: string, id: string, changes: TaskUpdate): Promise<Task> {
+/**
+ * Writes only the fields given, so concurrent updates of different fields all survive. With
+ * `expected`, only over one of those versions, checked by the statement that writes.
+ */
+export async function updateTask(
+  db: Database,
+  userId: string,
+  id: string,
+  changes: TaskUpdate,
+  expected?: Expected,
+): Promise<VersionedTask> {
   checkedId(id);
-  const values = columnsOf(changes);
-  const fields = writable.filter((field) => field in values);
-  if (fields.length === 0) return getTask(db, userId, id);
-  const [task] = await rows<Task>(updateFields(db, fields.join(" ")), {
+  const values = storedValues(changes);
+  const fields = writableFields.filter((name) => name in values);
+  if (fields.length === 0) {
+    const current = await getTask(db, userId, id);
+    if (expected && !expected.includes(current.version)) throw new TaskChangedError(current.version);
+    return current;
+  }
+  const [row] = await rows<VersionedRow>(updateFields(db, { fields, conditional: expected !== undefined }), {
     ...values,
-    dueDate: values.dueDate?.toISOString() ?? null,
     id,
     userId,
+    expected: expectedValue(expected),
   });
-  return task ?? notOwned(db, id);
+  return row ? versioned(row) : refused(db, userId, id);
 }
 
-const setCompleted = preparedFor((db, toggle: boolean) =>
-  db
-    .update(tasks)
-    .set({
-      completed: toggle ? sql`not ${tasks.completed}` : sql`${placeholder("completed")}`,
-      updatedAt: nextUpdatedAt,
-    })
-    .where(ownedTask)
-    .returning(taskColumns)
-    .prepare("complete_task"),
+const setCompleted = preparedFor(
+  (db, { toggle, conditional }: { toggle: boolean; conditional: boolean }) => {
+    const seq = numbered(db, nextNumber(conditional));
+    return db
+      .with(seq)
+      .update(tasks)
+      .set({
+        completed: toggle ? sql`not ${tasks.completed}` : sql`${placeholder("completed")}`,
+        updatedAt: sql`seq.at`,
+        version: sql`seq.n`,
+      })
+      .from(seq)
+      .where(target(conditional))
+      .returning(withVersion)
+      .prepare("complete_task");
+  },
+  ({ toggle, conditional }) => `${toggle} ${conditional}`,
 );
 
 /** Sets `completed`, or flips it when no value is given, in one atomic UPDATE. */
-export async function completeTask(db: Database, userId: string, id: string, completed?: boolean): Promise<Task> {
-  const [task] = await rows<Task>(setCompleted(db, completed === undefined), { id: checkedId(id), userId, completed });
-  return task ?? notOwned(db, id);
+export async function completeTask(
+  db: Database,
+  userId: string,
+  id: string,
+  completed?: boolean,
+  expected?: Expected,
+): Promise<VersionedTask> {
+  const shape = { toggle: completed === undefined, conditional: expected !== undefined };
+  const [row] = await rows<VersionedRow>(setCompleted(db, shape), {
+    id: checkedId(id),
+    userId,
+    completed,
+    expected: expectedValue(expected),
+  });
+  return row ? versioned(row) : refused(db, userId, id);
 }
 
-const deleteById = preparedFor((db, _: undefined) =>
-  db.delete(tasks).where(ownedTask).returning({ id: tasks.id }).prepare("delete_task"),
+// The task goes and its tombstone (for the change feed) comes in one statement, under the number.
+const deleteById = preparedFor(
+  (db, conditional: boolean) =>
+    preparedSql(
+      db,
+      "delete_task",
+      sql`with seq as (${nextNumber(conditional)}),
+        gone as (delete from ${tasks} using seq where ${target(conditional)} returning ${tasks.id} as id, seq.n)
+        insert into ${taskTombstones} (user_id, task_id, seq)
+        select ${placeholder("userId")}, id, n from gone returning task_id`,
+    ),
+  String,
 );
 
-export async function deleteTask(db: Database, userId: string, id: string): Promise<void> {
-  const [row] = await deleteById(db, undefined).execute({ id: checkedId(id), userId });
-  if (!row) await notOwned(db, id);
+export async function deleteTask(db: Database, userId: string, id: string, expected?: Expected): Promise<void> {
+  const [row] = await rows(deleteById(db, expected !== undefined), {
+    id: checkedId(id),
+    userId,
+    expected: expectedValue(expected),
+  });
+  if (!row) await refused(db, userId, id);
 }
 
-/** The table columns for the fields present in a request body; absent fields stay absent. */
-function columnsOf(fields: TaskUpdate): Partial<typeof tasks.$inferInsert> {
-  const values: Partial<typeof tasks.$inferInsert> = {};
-  if (fields.title !== undefined) values.title = fields.title.trim();
-  if (fields.description !== undefined) values.description = fields.description;
-  if (fields.completed !== undefined) values.completed = fields.completed;
-  if (fields.priority !== undefined) values.priority = fields.priority;
-  if (fields.due_date !== undefined) values.dueDate = fields.due_date === null ? null : parseDueDate(fields.due_date);
-  return values;
+export class TaskChangedError extends HttpError {
+  constructor(version: number) {
+    super(412, "Task has changed since it was read", { etag: taskEtag(version) });
+  }
+}
+
+/**
+ * Runs only after a statement scoped to the caller found nothing, so the happy path pays no extra
+ * round trip: the task is missing (404), another user's (403), or its version is not the one
+ * expected (412, with its current ETag).
+ */
+async function refused(db: Database, userId: string, id: string): Promise<never> {
+  const [other] = await db
+    .select({ userId: tasks.userId, version: sql<number>`${tasks.version}::float8` })
+    .from(tasks)
+    .where(eq(tasks.id, id))
+    .limit(1);
+  if (!other) throw new TaskNotFoundError();
+  if (other.userId !== userId) throw new TaskForbiddenError();
+  throw new TaskChangedError(other.version);
 }

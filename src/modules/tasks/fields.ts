@@ -1,0 +1,100 @@
+// A task's fields, each declared once: its name in the contract, the table column behind it, and,
+// for the fields a client writes, how a request's value is stored and what an absent one becomes.
+// The SELECT list, the INSERT and UPDATE statements and the row-to-Task copy all come from here, so
+// a new field is one entry here, its schema in model.ts and its column in db/schema.ts.
+import { type SQL, sql } from "drizzle-orm";
+import type { AnyPgColumn } from "drizzle-orm/pg-core";
+import { tasks } from "../../db/schema.ts";
+import { parseDueDate } from "./due-date.ts";
+import type { Task, TaskUpdate } from "./model.ts";
+
+type Column = keyof typeof tasks.$inferInsert;
+
+interface Field {
+  column: Column;
+  /** Timestamps are read as the contract's ISO text, made by PostgreSQL (see taskColumns). */
+  time?: true;
+  /** For a field a client writes: the column's value for a request's value, and for an absent one. */
+  write?: { store(value: never): unknown; absent: unknown };
+}
+
+const asGiven = (value: unknown) => value;
+
+export const taskFields = {
+  id: { column: "id" },
+  user_id: { column: "userId" },
+  title: { column: "title", write: { store: (title: string) => title.trim(), absent: undefined } },
+  description: { column: "description", write: { store: asGiven, absent: null } },
+  completed: { column: "completed", write: { store: asGiven, absent: false } },
+  priority: { column: "priority", write: { store: asGiven, absent: null } },
+  // Passed as ISO text, not a Date: drizzle runs a prepared query's encoders on null too, and the
+  // timestamp encoder throws on it, so writable values go in without the column's encoder.
+  due_date: {
+    column: "dueDate",
+    time: true,
+    write: { store: (text: string | null) => (text === null ? null : parseDueDate(text)!.toISOString()), absent: null },
+  },
+  created_at: { column: "createdAt", time: true },
+  updated_at: { column: "updatedAt", time: true },
+} as const satisfies Record<keyof Task, Field>;
+
+type FieldName = keyof typeof taskFields;
+export type WritableField = {
+  [K in FieldName]: (typeof taskFields)[K] extends { write: object } ? K : never;
+}[FieldName];
+
+const names = Object.keys(taskFields) as FieldName[];
+export const writableFields = names.filter((name) => "write" in taskFields[name]) as WritableField[];
+
+export const columnOf = (name: FieldName): AnyPgColumn => tasks[taskFields[name].column];
+
+// Timestamps as the contract's ISO text, in exactly toISOString()'s form, made by PostgreSQL.
+const isoText = (column: AnyPgColumn) =>
+  sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * A task's columns under the contract's names and in its types, so a row as the driver returns it
+ * holds the Task: no drizzle mapping (is() checks per column per row, 14.5% of a list request's CPU),
+ * no Date made from a timestamp only to be turned back into text. Same rows on both drivers.
+ */
+export const taskColumns = Object.fromEntries(
+  names.map((name) => {
+    const field: Field = taskFields[name];
+    return [name, field.time ? isoText(columnOf(name)).as(name) : columnOf(name)];
+  }),
+) as Record<FieldName, AnyPgColumn | SQL.Aliased<string>>;
+
+/** The same columns as a SELECT list, for statements written as SQL. */
+export const taskSelection = sql.join(
+  names.map((name) => {
+    const field: Field = taskFields[name];
+    return sql`${field.time ? isoText(columnOf(name)) : columnOf(name)} as ${sql.identifier(name)}`;
+  }),
+  sql`, `,
+);
+
+/** The Task in a row that also carries other columns (a list's total, a version). */
+export function taskOf(row: Task): Task {
+  // A loop over the names costs ~2 µs per 50-row page more than an object literal, under 1% of a
+  // list request; a rest pattern (`{ total, ...task }`) cost 8%.
+  const task = {} as Record<string, unknown>;
+  for (const name of names) task[name] = row[name];
+  return task as Task;
+}
+
+/** The stored value of each writable field present in `input`; absent fields stay absent. */
+export function storedValues(input: TaskUpdate): Partial<Record<WritableField, unknown>> {
+  const values: Partial<Record<WritableField, unknown>> = {};
+  for (const name of writableFields) {
+    const value = input[name];
+    if (value !== undefined) values[name] = (taskFields[name].write.store as (value: unknown) => unknown)(value);
+  }
+  return values;
+}
+
+/** The stored value of every writable field, absent ones as their defaults: one INSERT serves every body. */
+export function createValues(input: TaskUpdate): Record<WritableField, unknown> {
+  const values = storedValues(input);
+  for (const name of writableFields) if (!(name in values)) values[name] = taskFields[name].write.absent;
+  return values as Record<WritableField, unknown>;
+}
