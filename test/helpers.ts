@@ -16,6 +16,10 @@ import { binaryTestApp, testBinary } from "./binary.ts";
 
 export const TEST_SECRET = "test-secret-of-at-least-thirty-two-bytes!";
 export const postgresUrl = process.env.TEST_DATABASE_URL || undefined;
+// Set by test/with-pgbouncer.ts when TEST_DATABASE_URL is a transaction-mode PgBouncer: PostgreSQL
+// itself, where databases are created and dropped and the migrations take their lock.
+const directUrl = process.env.TEST_DATABASE_DIRECT_URL || undefined;
+export const pooler = process.env.TEST_DATABASE_POOLER === "transaction" ? "transaction" : "none";
 export const driver = postgresUrl ? "postgres" : "pglite";
 
 const state = globalThis as { pgliteTemplate?: Promise<Blob> };
@@ -47,19 +51,20 @@ export async function freshDatabase({ migrated = true } = {}): Promise<TestDatab
     return openDatabase({ url: "memory://", dataDir: "", poolMax: 1, pgliteTemplate: await pgliteTemplate() });
   }
   const name = `todo_test_${crypto.randomUUID().replaceAll("-", "")}`;
-  const admin = new SQL({ url: postgresUrl, max: 1 });
+  const adminUrl = directUrl ?? postgresUrl;
+  const admin = new SQL({ url: adminUrl, max: 1 });
   await admin.unsafe(`create database ${name}`);
   await admin.close();
-  const url = new URL(postgresUrl);
-  url.pathname = `/${name}`;
-  const database = openPostgres(url.href, 10);
+  const named = (base: string) => Object.assign(new URL(base), { pathname: `/${name}` }).href;
+  const url = named(postgresUrl);
+  const database = openPostgres(url, 10, { directUrl: directUrl && named(directUrl), pooler });
   if (migrated) await database.migrate();
   return {
     ...database,
-    url: url.href,
+    url,
     close: async () => {
       await database.close();
-      const admin = new SQL({ url: postgresUrl, max: 1 });
+      const admin = new SQL({ url: adminUrl, max: 1 });
       await admin.unsafe(`drop database if exists ${name} with (force)`);
       await admin.close();
     },
