@@ -39,6 +39,8 @@ function pgliteTemplate(): Promise<Blob> {
 export interface TestDatabase extends DatabaseHandle {
   /** The connection string of this file's own PostgreSQL database, when on PostgreSQL. */
   url?: string;
+  /** On PostgreSQL: what a process of the service needs to reach this database (pooler included). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -57,11 +59,13 @@ export async function freshDatabase({ migrated = true } = {}): Promise<TestDatab
   await admin.close();
   const named = (base: string) => Object.assign(new URL(base), { pathname: `/${name}` }).href;
   const url = named(postgresUrl);
-  const database = openPostgres(url, 10, { directUrl: directUrl && named(directUrl), pooler });
+  const direct = directUrl && named(directUrl);
+  const database = openPostgres(url, 10, { directUrl: direct, pooler });
   if (migrated) await database.migrate();
   return {
     ...database,
     url,
+    env: { DATABASE_URL: url, ...(direct && { DATABASE_DIRECT_URL: direct, DATABASE_POOLER: pooler }) },
     close: async () => {
       await database.close();
       const admin = new SQL({ url: adminUrl, max: 1 });
