@@ -18,6 +18,7 @@ import { freePort } from "./faults.ts";
 export const hasHaproxy = Bun.which("haproxy") !== null;
 
 export interface Haproxy {
+  pid: number;
   /** Base URL, without a trailing slash. */
   url: string;
   stop(): Promise<void>;
@@ -80,5 +81,5 @@ ${replicas.map((r) => `  server ${r.name} 127.0.0.1:${r.port} check`).join("\n")
     }
     await Bun.sleep(100);
   }
-  return { url, stop };
+  return { pid: proc.pid, url, stop };
 }

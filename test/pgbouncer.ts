@@ -10,6 +10,8 @@ import { freePort } from "./faults.ts";
 export const hasPgBouncer = Bun.which("pgbouncer") !== null;
 
 export interface PgBouncer {
+  /** PgBouncer's own process (setpriv execs it), for CPU accounting. */
+  pid: number;
   port: number;
   /** `postgresUrl` with PgBouncer's host and port: the same user and database, pooled. */
   url: string;
@@ -91,5 +93,5 @@ logfile = ${join(dir, "pgbouncer.log")}
   const url = new URL(postgresUrl);
   url.hostname = "127.0.0.1";
   url.port = String(port);
-  return { port, url: url.href, stop };
+  return { pid: proc.pid, port, url: url.href, stop };
 }
