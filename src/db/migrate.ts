@@ -27,19 +27,19 @@ async function apply(db: AnyDatabase): Promise<void> {
 }
 
 /** Migrates embedded PGlite (one process owns its data dir, so no lock is needed). */
-export const migratePglite: (db: AnyDatabase) => Promise<void> = apply;
+export const migratePglite = apply;
 
 /**
  * Migrates PostgreSQL under a session-level advisory lock, so `sessionUrl` must keep a session:
  * straight to PostgreSQL or through a session-mode pooler, never a transaction-mode one, which
  * could take the lock on one server connection and release it (or not) on another.
  *
- * Under the same lock it makes the query deadline the `statement_timeout` default of this role in this database.
- * That is how every later connection gets its server-side deadline, pooled ones included: a
- * transaction-mode PgBouncer refuses `statement_timeout` as a startup parameter ("unsupported
- * startup parameter") and gives a session `SET` to whichever client gets that server connection
- * next. Only connections opened afterwards see it; the lock keeps concurrent starts from racing
- * on the catalog row ("tuple concurrently updated").
+ * Under the same lock it makes the query deadline this role's `statement_timeout` in this
+ * database. That is how every later connection gets its server-side deadline, pooled ones
+ * included: a transaction-mode PgBouncer refuses `statement_timeout` as a startup parameter
+ * ("unsupported startup parameter") and gives a session `SET` to whichever client gets that server
+ * connection next. Only connections opened afterwards see it; the lock keeps concurrent starts
+ * from racing on the catalog row ("tuple concurrently updated").
  */
 export async function migratePostgres(sessionUrl: string): Promise<void> {
   // max: 1 so the lock, the migrations and the unlock all run on the same connection.
