@@ -2,7 +2,7 @@
 // the service, for the scale-out test. The settings are the ones docs/scaling.md recommends:
 //
 // - Health: GET /health/ready every 500 ms (200 ms while changing state), 2 answers to change state;
-//   a refused connection or a dropped request marks a replica down at once (observe layer4), so a
+//   a refused connection marks a replica down at once (observe layer4), so a
 //   killed replica stops getting requests before its next check.
 // - Retries: a request whose connection could not be made was never seen by a replica, so it is
 //   sent again, to another replica (retries 3, redispatch on every retry), whatever its method.
