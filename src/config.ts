@@ -27,11 +27,39 @@ export const MIN_SECRET_BYTES = 32;
 
 const MAX_WORKERS = 64;
 
+/**
+ * What sits between the service and PostgreSQL. `none`: a direct connection, a session-mode pooler,
+ * or PgBouncer 1.21+ with max_prepared_statements; named prepared statements are kept per
+ * connection. `transaction`: a transaction-mode pooler (PgBouncer before 1.21, most hosted pooled
+ * URLs), which hands each transaction to any server connection; statements go unnamed.
+ */
+export type DatabasePooler = "none" | "transaction";
+
+// Hosts whose providers document a transaction-mode PgBouncer: Neon's pooled endpoints
+// (ep-…-pooler.…) and Supabase's pooler on its transaction port 6543.
+const TRANSACTION_POOLER_HOSTS = [
+  { host: /-pooler\./, port: undefined },
+  { host: /\.pooler\.supabase\.com$/, port: "6543" },
+];
+
+function knownTransactionPooler(url: string | undefined): boolean {
+  if (!url || !URL.canParse(url)) return false;
+  const { hostname, port } = new URL(url);
+  return TRANSACTION_POOLER_HOSTS.some((known) => known.host.test(hostname) && (!known.port || known.port === port));
+}
+
 export interface Config {
   port: number;
   host: string;
   /** Unset: embedded PGlite under dataDir. `memory://`: in-memory PGlite. Else PostgreSQL. */
   databaseUrl?: string;
+  /**
+   * A connection straight to PostgreSQL, or through a session-mode pooler, for what needs a session
+   * (the migrations' advisory lock, LISTEN): DATABASE_DIRECT_URL, as Neon and Prisma name it.
+   */
+  databaseDirectUrl?: string;
+  /** DATABASE_POOLER, or `transaction` when DATABASE_URL is a pooled URL of a known provider. */
+  databasePooler: DatabasePooler;
   dataDir: string;
   dbPoolMax: number;
   /** Server processes sharing the port (WORKERS; `auto`: one per core). Each has its own pool. */
@@ -94,6 +122,12 @@ export function loadConfig(env: Env = process.env): Config {
     port: integer("PORT", 8000, 0, 65535),
     host: read("HOST") ?? "0.0.0.0",
     databaseUrl: url("DATABASE_URL", ["postgres:", "postgresql:", "memory:"]),
+    databaseDirectUrl: url("DATABASE_DIRECT_URL", ["postgres:", "postgresql:"]),
+    databasePooler: oneOf(
+      "DATABASE_POOLER",
+      ["none", "transaction"] as const,
+      knownTransactionPooler(read("DATABASE_URL")) ? "transaction" : "none",
+    ),
     dataDir: read("DATA_DIR") ?? "./data",
     dbPoolMax: integer("DB_POOL_MAX", 10, 1, 1000),
     workers: workerCount(read("WORKERS"), problems),
@@ -120,6 +154,23 @@ export function loadConfig(env: Env = process.env): Config {
   for (const origin of config.corsOrigins) {
     const valid = origin === "*" || (URL.canParse(origin) && new URL(origin).origin === origin);
     if (!valid) problems.push(`CORS_ORIGINS: "${origin}" is not an origin such as http://localhost:3000`);
+  }
+
+  const postgres = config.databaseUrl !== undefined && !config.databaseUrl.startsWith("memory:");
+  if (config.databaseDirectUrl && !postgres) {
+    problems.push("DATABASE_DIRECT_URL: only used with a PostgreSQL DATABASE_URL; set that too");
+  }
+  if (config.databasePooler === "transaction") {
+    const reason = read("DATABASE_POOLER")
+      ? "DATABASE_POOLER=transaction"
+      : `DATABASE_URL: ${new URL(config.databaseUrl!).host} is a transaction-mode pooler (DATABASE_POOLER=none if not)`;
+    if (!postgres) problems.push(`${reason}: a pooler needs a PostgreSQL DATABASE_URL`);
+    else if (!config.databaseDirectUrl) {
+      problems.push(
+        `${reason}: set DATABASE_DIRECT_URL to a connection that keeps a session (to PostgreSQL itself or a ` +
+          "session-mode pooler); the migrations' lock cannot be held through a transaction-mode pooler",
+      );
+    }
   }
 
   if (config.workers > 1) {

@@ -25,8 +25,18 @@ function configOrExit(): Config {
   }
 }
 
+function open(config: Config): Promise<DatabaseHandle> {
+  return openDatabase({
+    url: config.databaseUrl,
+    directUrl: config.databaseDirectUrl,
+    pooler: config.databasePooler,
+    dataDir: config.dataDir,
+    poolMax: config.dbPoolMax,
+  });
+}
+
 async function openMigrated(config: Config, log: Logger): Promise<DatabaseHandle> {
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolMax: config.dbPoolMax });
+  const database = await open(config);
   try {
     await database.migrate();
   } catch (error) {
@@ -39,9 +49,7 @@ async function openMigrated(config: Config, log: Logger): Promise<DatabaseHandle
 
 async function serve(config: Config, log: Logger) {
   // A worker's primary applied the migrations before forking it.
-  const database = cluster.isWorker
-    ? await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolMax: config.dbPoolMax })
-    : await openMigrated(config, log);
+  const database = cluster.isWorker ? await open(config) : await openMigrated(config, log);
   const app = createApp({ config, database, verifyToken: createTokenVerifier(config.auth), log });
   // Only workers share the port: a second service started by mistake on a taken port fails
   // instead of silently taking half of the connections.
@@ -71,7 +79,7 @@ async function serve(config: Config, log: Logger) {
   process.on("SIGINT", () => void shutdown("SIGINT"));
   // Only now: whoever waits for this line may signal at once, and Bun takes ~a tick to arm a
   // handler; logged before them, a SIGTERM right after it killed the process (exit 143).
-  log.info("listening", { url: server.url.href, database: database.kind });
+  log.info("listening", { url: server.url.href, database: database.kind, pooler: config.databasePooler });
 
   const tryIt = await developmentCurl(config.auth, server.url);
   if (tryIt) {

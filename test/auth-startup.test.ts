@@ -121,17 +121,17 @@ const serviceCommand = testBinary ? [testBinary] : ["bun", "--no-env-file", "src
 
 describe(`start-up (${driver})`, () => {
   let database: TestDatabase | undefined;
-  let databaseUrl = "memory://";
+  let databaseEnv: Record<string, string> = { DATABASE_URL: "memory://" };
   beforeAll(async () => {
     // The spawned service uses the driver under test: this file's PostgreSQL database, or in-memory PGlite.
     if (driver === "postgres") {
       database = await freshDatabase();
-      databaseUrl = database.url!;
+      databaseEnv = database.env!;
     }
   }, 30_000);
   afterAll(() => database?.close());
 
-  const serviceEnv = () => ({ PORT: "0", HOST: "127.0.0.1", DATABASE_URL: databaseUrl });
+  const serviceEnv = () => ({ PORT: "0", HOST: "127.0.0.1", ...databaseEnv });
 
   test("production with no verification configured exits 1 before listening, saying what to set", async () => {
     const { code, stdout, stderr } = await spawn(serviceCommand, {

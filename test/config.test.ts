@@ -10,6 +10,8 @@ describe("config", () => {
       port: 8000,
       host: "0.0.0.0",
       databaseUrl: undefined,
+      databaseDirectUrl: undefined,
+      databasePooler: "none",
       dataDir: "./data",
       dbPoolMax: 10,
       workers: 1,

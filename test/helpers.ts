@@ -9,7 +9,7 @@ import { type TestAppOptions, testApp } from "./support/app.ts";
 
 export { testApp } from "./support/app.ts";
 export { freshDatabase, type TestDatabase } from "./support/database.ts";
-export { driver, postgresUrl, testBinary } from "./support/target.ts";
+export { driver, pooler, postgresUrl, testBinary } from "./support/target.ts";
 export { TEST_SECRET, tokenFor } from "./support/tokens.ts";
 
 export type TestApp = Awaited<ReturnType<typeof testApp>>;

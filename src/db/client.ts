@@ -8,9 +8,11 @@ import { sql } from "drizzle-orm";
 import { drizzle as drizzleBunSql } from "drizzle-orm/bun-sql";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import type { DatabasePooler } from "../config.ts";
+import { QUERY_DEADLINE_MS } from "./deadline.ts";
 import { migratePglite, migratePostgres } from "./migrate.ts";
-import { replaceablePool } from "./outage.ts";
 import { pgliteAssets } from "./pglite-assets.ts";
+import { replaceablePool } from "./replaceable-pool.ts";
 import * as schema from "./schema.ts";
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -18,6 +20,13 @@ export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
 export interface DatabaseHandle {
   db: Database;
   kind: "postgres" | "pglite";
+  /**
+   * PostgreSQL only: where to open a connection of one's own that keeps its session, for what a
+   * transaction-mode pooler cannot carry (LISTEN, session advisory locks, session SET): the
+   * direct URL when one is configured, else the database URL. Open it with `new SQL({ url, max: 1 })`
+   * and close it when done; it does not count against the pool.
+   */
+  sessionUrl?: string;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   /** Applies the migrations of drizzle/ that this database has not seen yet. */
@@ -28,6 +37,9 @@ export interface DatabaseHandle {
 export interface DatabaseOptions {
   /** postgres://… for PostgreSQL, memory:// for an in-memory PGlite, unset for PGlite on disk. */
   url?: string;
+  /** PostgreSQL only: DATABASE_DIRECT_URL, for what needs a session (see DatabaseHandle.sessionUrl). */
+  directUrl?: string;
+  pooler?: DatabasePooler;
   dataDir: string;
   poolMax: number;
   /** A dump of a migrated PGlite (from `dumpDataDir()`), so tests skip initdb and migrations. */
@@ -35,19 +47,20 @@ export interface DatabaseOptions {
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
-  if (options.url && !options.url.startsWith("memory:")) return openPostgres(options.url, options.poolMax);
+  if (options.url && !options.url.startsWith("memory:")) return openPostgres(options.url, options.poolMax, options);
   const dataDir = options.url ? undefined : resolve(options.dataDir);
   if (dataDir) mkdirSync(dirname(dataDir), { recursive: true });
   return openPglite(await PGlite.create({ dataDir, loadDataDir: options.pgliteTemplate, ...(await pgliteAssets()) }));
 }
 
-// The contract answers 503 within 5 s when the database is gone: a query (waiting for a pool
-// connection and connecting included) gets 3 s, and the server drops work we stopped waiting for.
-// The 2 s left cover a loaded event loop: at 4 s, 21 requests at once on a busy machine took 4.6 s.
-const QUERY_DEADLINE_MS = 3000;
 const CONNECT_TIMEOUT_S = 2;
 
-export function openPostgres(url: string, poolMax: number): DatabaseHandle {
+export function openPostgres(
+  url: string,
+  poolMax: number,
+  { directUrl, pooler = "none" }: Pick<DatabaseOptions, "directUrl" | "pooler"> = {},
+): DatabaseHandle {
+  const sessionUrl = directUrl ?? url;
   const pool = replaceablePool(
     () =>
       new SQL({
@@ -55,7 +68,10 @@ export function openPostgres(url: string, poolMax: number): DatabaseHandle {
         max: poolMax,
         connectionTimeout: CONNECT_TIMEOUT_S,
         idleTimeout: 60,
-        connection: { statement_timeout: QUERY_DEADLINE_MS },
+        // Bun names a prepared statement per query text and connection; a transaction-mode pooler
+        // runs the next Bind on another server connection, where that name does not exist.
+        // Unnamed statements are parsed with every execution instead (docs/scaling.md: the cost).
+        prepare: pooler !== "transaction",
       }),
     QUERY_DEADLINE_MS,
   );
@@ -64,7 +80,8 @@ export function openPostgres(url: string, poolMax: number): DatabaseHandle {
   return {
     db,
     kind: "postgres",
-    migrate: () => migratePostgres(url),
+    sessionUrl,
+    migrate: () => migratePostgres(sessionUrl),
     ping: async () => {
       await db.execute(sql`select 1`);
     },

@@ -5,7 +5,7 @@
 import type { PGlite } from "@electric-sql/pglite";
 import { SQL } from "bun";
 import { type DatabaseHandle, openDatabase, openPostgres } from "../../src/db/client.ts";
-import { postgresUrl } from "./target.ts";
+import { directUrl, pooler, postgresUrl } from "./target.ts";
 
 const state = globalThis as { pgliteTemplate?: Promise<Blob> };
 
@@ -24,6 +24,8 @@ function pgliteTemplate(): Promise<Blob> {
 export interface TestDatabase extends DatabaseHandle {
   /** The connection string of this file's own PostgreSQL database, when on PostgreSQL. */
   url?: string;
+  /** On PostgreSQL: what a process of the service needs to reach this database (pooler included). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -36,19 +38,22 @@ export async function freshDatabase({ migrated = true } = {}): Promise<TestDatab
     return openDatabase({ url: "memory://", dataDir: "", poolMax: 1, pgliteTemplate: await pgliteTemplate() });
   }
   const name = `todo_test_${crypto.randomUUID().replaceAll("-", "")}`;
-  const admin = new SQL({ url: postgresUrl, max: 1 });
+  const adminUrl = directUrl ?? postgresUrl;
+  const admin = new SQL({ url: adminUrl, max: 1 });
   await admin.unsafe(`create database ${name}`);
   await admin.close();
-  const url = new URL(postgresUrl);
-  url.pathname = `/${name}`;
-  const database = openPostgres(url.href, 10);
+  const named = (base: string) => Object.assign(new URL(base), { pathname: `/${name}` }).href;
+  const url = named(postgresUrl);
+  const direct = directUrl && named(directUrl);
+  const database = openPostgres(url, 10, { directUrl: direct, pooler });
   if (migrated) await database.migrate();
   return {
     ...database,
-    url: url.href,
+    url,
+    env: { DATABASE_URL: url, ...(direct && { DATABASE_DIRECT_URL: direct, DATABASE_POOLER: pooler }) },
     close: async () => {
       await database.close();
-      const admin = new SQL({ url: postgresUrl, max: 1 });
+      const admin = new SQL({ url: adminUrl, max: 1 });
       await admin.unsafe(`drop database if exists ${name} with (force)`);
       await admin.close();
     },
