@@ -9,6 +9,7 @@ import { cachedUserUpsert } from "./auth/users.ts";
 import type { TokenVerifier } from "./auth/verify.ts";
 import type { Config } from "./config.ts";
 import type { DatabaseHandle } from "./db/client.ts";
+import { startHousekeeping } from "./db/housekeeping.ts";
 import { jsonBodies } from "./http/body.ts";
 import { errorHandler } from "./http/errors.ts";
 import "./http/typebox-format-patch.ts";
@@ -18,7 +19,8 @@ import { requestLog } from "./http/request-log.ts";
 import { docsPage } from "./modules/docs/index.ts";
 import { healthRoutes } from "./modules/health/index.ts";
 import { idempotency } from "./modules/idempotency/index.ts";
-import { startTombstonePruner } from "./modules/tasks/feed.ts";
+import { pruneKeysJob } from "./modules/idempotency/service.ts";
+import { pruneTombstonesJob } from "./modules/tasks/feed.ts";
 import { tasksModule } from "./modules/tasks/index.ts";
 
 interface AppDeps {
@@ -39,12 +41,15 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
     registerUser: cachedUserUpsert(database.db),
   });
   const spendRequest = requestBudget(config.rateLimitPerMinute ?? 0);
-  let pruner: { stop(): void } | undefined;
+  let housekeeping: { stop(): void } | undefined;
   const app = new Elysia()
+    // Only a listening service tidies the database; an app a test drives through handle() does not.
     .onStart(() => {
-      pruner = startTombstonePruner(database.db, (cause) => log.error("pruning tombstones failed", { cause }));
+      housekeeping = startHousekeeping([pruneKeysJob(database.db), pruneTombstonesJob(database.db)], (job, cause) =>
+        log.error(`${job} failed`, { cause }),
+      );
     })
-    .onStop(() => pruner?.stop())
+    .onStop(() => housekeeping?.stop())
     .use(requestLog(log))
     .use(errorHandler(log, () => routes))
     .use(jsonBodies)
@@ -87,7 +92,7 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
           spendRequest(user.id);
           return {};
         })
-        .use(idempotency(auth, database, log))
+        .use(idempotency(auth, database.db, log))
         .use(tasksModule(auth, database.db)),
     );
   routes.push(...app.routes);

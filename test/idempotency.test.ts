@@ -7,10 +7,10 @@ import { treaty } from "@elysiajs/eden";
 import { and, count, eq, sql } from "drizzle-orm";
 import { createApp } from "../src/app.ts";
 import { createTokenVerifier } from "../src/auth/verify.ts";
+import { startHousekeeping } from "../src/db/housekeeping.ts";
 import { idempotencyKeys, tasks, users } from "../src/db/schema.ts";
-import { createLogger, type LogFields } from "../src/http/log.ts";
-import { keepPruning } from "../src/modules/idempotency/index.ts";
-import { claimKey, pruneExpiredKeys } from "../src/modules/idempotency/service.ts";
+import { createLogger } from "../src/http/log.ts";
+import { claimKey, pruneExpiredKeys, pruneKeysJob } from "../src/modules/idempotency/service.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
 import {
   driver,
@@ -357,11 +357,12 @@ describe(`Idempotency-Key (${driver})`, () => {
     expect(await mine()).toEqual(["live-answer", "live-claim"]);
   });
 
-  test("the pruning timer deletes expired rows, and stops when its database closes", async () => {
+  test("the housekeeping timer deletes expired rows, and runs no more once stopped", async () => {
     const database = await freshDatabase();
-    const warnings: LogFields[] = [];
-    const log = { ...createLogger("silent"), warn: (_: string, fields: LogFields = {}) => void warnings.push(fields) };
-    keepPruning(database, log, 50);
+    const failures: unknown[] = [];
+    const housekeeping = startHousekeeping([{ ...pruneKeysJob(database.db), everyMs: 50 }], (_, cause) =>
+      failures.push(cause),
+    );
     await database.db.insert(users).values({ id: "pruned" });
     await database.db.insert(idempotencyKeys).values({
       userId: "pruned",
@@ -377,10 +378,11 @@ describe(`Idempotency-Key (${driver})`, () => {
         .then((rows) => rows[0]!.n);
     for (let waited = 0; (await left()) > 0 && waited < 10_000; waited += 50) await Bun.sleep(50);
     expect(await left()).toBe(0);
+    housekeeping.stop();
     await database.close();
-    // A tick on the closed database would fail and warn.
+    // A tick on the closed database would fail and be reported.
     await Bun.sleep(500);
-    expect(warnings).toEqual([]);
+    expect(failures).toEqual([]);
   }, 30_000);
 
   test("Eden, as the README shows: one key per write, sent again with every retry of it", async () => {

@@ -12,15 +12,14 @@
 // committed, that retry writes again: the write and its kept answer are not one transaction.
 import { Elysia, ElysiaCustomStatusResponse, StatusMap } from "elysia";
 import type { authentication } from "../../auth/plugin.ts";
-import type { DatabaseHandle } from "../../db/client.ts";
+import type { Database } from "../../db/client.ts";
 import { HttpError } from "../../http/errors.ts";
 import type { Logger } from "../../http/log.ts";
 import { requestId } from "../../http/request-log.ts";
-import { claimKey, type KeptAnswer, keepAnswer, pruneExpiredKeys, releaseKey } from "./service.ts";
+import { claimKey, type KeptAnswer, keepAnswer, releaseKey } from "./service.ts";
 
 const KEY_FORMAT = /^[\x20-\x7e]{1,255}$/;
 const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
-const PRUNE_EVERY_MS = 60_000;
 
 class InvalidKeyError extends HttpError {
   constructor() {
@@ -89,35 +88,7 @@ function replay(answer: KeptAnswer): Response {
   return new Response(answer.body === "" ? null : answer.body, { status: answer.status, headers });
 }
 
-/**
- * Prunes expired keys every `everyMs` while `database` is open. The timer is unref'd (it never keeps a
- * process alive) and stops when the database closes: the handle has no close event, so its close()
- * is wrapped, and a timer left behind would keep a closed database (a PGlite heap) alive.
- */
-export function keepPruning(database: DatabaseHandle, log: Logger, everyMs = PRUNE_EVERY_MS): void {
-  let pruning = false;
-  const timer = setInterval(async () => {
-    if (pruning) return;
-    pruning = true;
-    try {
-      await pruneExpiredKeys(database.db);
-    } catch (cause) {
-      log.warn("pruning expired idempotency keys failed", { cause });
-    } finally {
-      pruning = false;
-    }
-  }, everyMs);
-  timer.unref();
-  const close = database.close;
-  database.close = () => {
-    clearInterval(timer);
-    return close.call(database);
-  };
-}
-
-export function idempotency(auth: ReturnType<typeof authentication>, database: DatabaseHandle, log: Logger) {
-  const { db } = database;
-  keepPruning(database, log);
+export function idempotency(auth: ReturnType<typeof authentication>, db: Database, log: Logger) {
   return (
     new Elysia({ name: "idempotency" })
       .use(auth)

@@ -3,6 +3,7 @@
 // processes and replicas; the clock is the database's own now(), the same for all of them.
 import { and, eq, gt, isNull, lte, sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
+import type { Job } from "../../db/housekeeping.ts";
 import { idempotencyKeys } from "../../db/schema.ts";
 
 /** How long a 2xx answer is kept for a retry (../shared/api.md). */
@@ -129,3 +130,10 @@ export async function pruneExpiredKeys(db: Database, batchSize = 1000, maxBatche
   }
   return deleted;
 }
+
+/** Expired keys pruned every minute by the app's housekeeping (src/db/housekeeping.ts). */
+export const pruneKeysJob = (db: Database): Job => ({
+  name: "pruning expired idempotency keys",
+  everyMs: 60_000,
+  run: () => pruneExpiredKeys(db),
+});

@@ -11,6 +11,7 @@
 import { createHash } from "node:crypto";
 import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
+import type { Job } from "../../db/housekeeping.ts";
 import { preparedFor, preparedSql, rows } from "../../db/prepared.ts";
 import { tasks, taskTombstones, users } from "../../db/schema.ts";
 import { HttpError } from "../../http/errors.ts";
@@ -209,27 +210,11 @@ export async function pruneTombstones(db: Database, batch = 1000, days = TOMBSTO
   return result!.pruned;
 }
 
-const PRUNE_EVERY_MS = 10 * 60_000;
-const PRUNE_BATCHES_PER_RUN = 20;
-
-/**
- * Prunes old tombstones in the background, in bounded batches, so no cron outside the service is
- * needed. The timer is unref'd (it never keeps the process alive); `stop()` ends it.
- */
-export function startTombstonePruner(db: Database, onError: (error: unknown) => void): { stop(): void } {
-  let running = false;
-  const run = async () => {
-    if (running) return;
-    running = true;
-    try {
-      for (let i = 0; i < PRUNE_BATCHES_PER_RUN; i++) if ((await pruneTombstones(db)) < 1000) break;
-    } catch (error) {
-      onError(error);
-    } finally {
-      running = false;
-    }
-  };
-  const timer = setInterval(run, PRUNE_EVERY_MS);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
-}
+/** Tombstones past 30 days pruned every 10 minutes, at most 20 batches a run, by the app's housekeeping. */
+export const pruneTombstonesJob = (db: Database): Job => ({
+  name: "pruning tombstones",
+  everyMs: 10 * 60_000,
+  run: async () => {
+    for (let batch = 0; batch < 20; batch++) if ((await pruneTombstones(db)) < 1000) break;
+  },
+});

@@ -1,0 +1,32 @@
+// Jobs that keep the database tidy (expired Idempotency-Key rows, old tombstones of the change
+// feed) run inside the service on a timer, so a deployment needs no cron beside it. Every replica
+// runs them; each job's statements are bounded batches that skip rows another replica holds.
+export interface Job {
+  name: string;
+  everyMs: number;
+  run(): Promise<unknown>;
+}
+
+/**
+ * Runs each job every `everyMs` until stop(). Timers are unref'd (they never keep a process alive),
+ * a job never overlaps itself, and a failed run is reported and tried again at the next tick.
+ */
+export function startHousekeeping(jobs: Job[], onError: (job: string, cause: unknown) => void): { stop(): void } {
+  const timers = jobs.map((job) => {
+    let running = false;
+    const timer = setInterval(async () => {
+      if (running) return;
+      running = true;
+      try {
+        await job.run();
+      } catch (cause) {
+        onError(job.name, cause);
+      } finally {
+        running = false;
+      }
+    }, job.everyMs);
+    timer.unref();
+    return timer;
+  });
+  return { stop: () => timers.forEach(clearInterval) };
+}
