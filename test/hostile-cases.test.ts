@@ -245,21 +245,38 @@ describe(`4 and 7: a sub that is not claim text is an invalid token (${driver})`
   });
 });
 
-describe(`5: a user row deleted outside the service is made again (${driver})`, () => {
-  test("after the row is deleted, the user's next create works and the row is back; so does a read", async () => {
-    const token = await tokenFor("erased-user", { email: "erased@example.com" });
-    await createTask(ctx.app, token);
+describe(`5: a user row deleted outside the service: nothing fails, and a write makes it again (${driver})`, () => {
+  test("after the row is deleted, reads answer as for a new user and the next create makes the row again", async () => {
+    const token = await tokenFor("erased-user", { email: "erased@example.com", name: "Erased" });
+    const before = await createTask(ctx.app, token);
     await ctx.db.delete(users).where(eq(users.id, "erased-user")); // cascades to the tasks
+    const list = await send(ctx.app, { path: "/api/tasks", token });
+    expect([list.status, list.body]).toEqual([200, []]);
+    const changes = await send<{ tasks: unknown[] }>(ctx.app, { path: "/api/tasks/changes", token });
+    expect([changes.status, changes.body.tasks]).toEqual([200, []]);
+    const update = await send(ctx.app, {
+      method: "PATCH",
+      path: `/api/tasks/${before.id}`,
+      token,
+      body: { title: "x" },
+    });
+    expect(update.status).toBe(404);
     const created = await send(ctx.app, { method: "POST", path: "/api/tasks", token, body: { title: "again" } });
     expect(created.status).toBe(201);
-    expect(await userRow("erased-user")).toMatchObject({ email: "erased@example.com" });
+    expect(await userRow("erased-user")).toMatchObject({ email: "erased@example.com", name: "Erased" });
+  });
 
-    await ctx.db.delete(users).where(eq(users.id, "erased-user"));
-    const list = await send(ctx.app, { path: "/api/tasks", token });
-    expect(list.status).toBe(200);
-    expect(list.body).toEqual([]);
-    expect(await userRow("erased-user")).toBeDefined();
-    expect((await send(ctx.app, { method: "POST", path: "/api/tasks", token, body: { title: "x" } })).status).toBe(201);
+  test("a write with an Idempotency-Key makes the row again too", async () => {
+    const token = await tokenFor("erased-keyed", { email: "keyed@example.com" });
+    await createTask(ctx.app, token);
+    await ctx.db.delete(users).where(eq(users.id, "erased-keyed"));
+    const headers = { "idempotency-key": "after-erasure" };
+    const body = { title: "again" };
+    const created = await send(ctx.app, { method: "POST", path: "/api/tasks", token, body, headers });
+    expect(created.status).toBe(201);
+    const replayed = await send(ctx.app, { method: "POST", path: "/api/tasks", token, body, headers });
+    expect([replayed.status, replayed.headers.get("idempotent-replayed")]).toEqual([201, "true"]);
+    expect(await userRow("erased-keyed")).toMatchObject({ email: "keyed@example.com" });
   });
 });
 

@@ -285,7 +285,7 @@ describe(`Idempotency-Key (${driver})`, () => {
 
   test("a claim holds a 30 s lease; a kept answer holds 24 hours", async () => {
     const { id, token } = await newUser();
-    const claimed = await claimKey(ctx.db, id, "lease-1", "f");
+    const claimed = await claimKey(ctx.db, { id, email: null, name: null }, "lease-1", "f");
     expect(claimed.outcome).toBe("claimed");
     const lifetime = sql<number>`extract(epoch from ${idempotencyKeys.expiresAt} - ${idempotencyKeys.createdAt})::int`;
     const [claim] = await ctx.db.select({ lifetime }).from(idempotencyKeys).where(keyRow(id, "lease-1"));

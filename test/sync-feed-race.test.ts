@@ -108,7 +108,8 @@ async function round(run: number) {
       await ctx.db
         .transaction(async (tx) => {
           const db = tx as unknown as Database;
-          if (!id || i % 3 === 0) created = (await createDirect(db, user, { title: `held ${i}` })).task.id;
+          if (!id || i % 3 === 0)
+            created = (await createDirect(db, { id: user, email: null, name: null }, { title: `held ${i}` })).task.id;
           else if (i % 3 === 1) await updateTask(db, user, id, { description: `held ${i}` }).catch(() => {});
           else {
             deleting.add(id);

@@ -8,8 +8,11 @@ import { Elysia } from "elysia";
 import type { UserRegistry } from "./users.ts";
 import { AuthError, type TokenVerifier } from "./verify.ts";
 
-interface AuthenticatedUser {
+/** The caller, as its verified token says; email and name for a user row made again (see users.ts). */
+export interface AuthenticatedUser {
   id: string;
+  email: string | null;
+  name: string | null;
 }
 
 interface AuthenticationOptions {
@@ -33,7 +36,7 @@ export function authentication({ prefix, verify, registerUser }: AuthenticationO
     if (!token) throw new AuthError("Missing authentication token");
     const claims = await verify(token);
     await registerUser(claims);
-    const user = { id: claims.sub };
+    const user = { id: claims.sub, email: claims.email ?? null, name: claims.name ?? null };
     verified.set(request, user);
     return user;
   };

@@ -101,7 +101,7 @@ export function idempotency(auth: ReturnType<typeof authentication>, db: Databas
       .onBeforeHandle({ as: "scoped" }, async ({ idempotency, user }) => {
         if (!idempotency) return;
         // Elysia types earlier derives as optional here; auth's ran first and throws without a user.
-        const claimed = await claimKey(db, user!.id, idempotency.key, idempotency.fingerprint);
+        const claimed = await claimKey(db, user!, idempotency.key, idempotency.fingerprint);
         switch (claimed.outcome) {
           case "claimed":
             idempotency.claim = claimed.claim;

@@ -2,9 +2,10 @@
 // Every decision about who carries a key out is one statement in the database, so it holds across
 // processes and replicas; the clock is the database's own now(), the same for all of them.
 import { and, eq, gt, isNull, lte, sql } from "drizzle-orm";
+import type { AuthenticatedUser } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
 import type { Job } from "../../db/housekeeping.ts";
-import { idempotencyKeys } from "../../db/schema.ts";
+import { idempotencyKeys, users } from "../../db/schema.ts";
 
 /** How long a 2xx answer is kept for a retry (../shared/api.md). */
 const KEEP_ANSWER = sql`now() + interval '24 hours'`;
@@ -40,13 +41,27 @@ const liveKey = (userId: string, key: string) =>
  * one INSERT … ON CONFLICT: of two requests racing on a free key (or on one whose lease or 24 hours
  * ran out), exactly one gets the row and the other then reads it as in progress.
  */
-export async function claimKey(db: Database, userId: string, key: string, fingerprint: string): Promise<Claim> {
+export async function claimKey(
+  db: Database,
+  owner: AuthenticatedUser,
+  key: string,
+  fingerprint: string,
+): Promise<Claim> {
+  const userId = owner.id;
+  // The key's row references the user's: one deleted outside the service is made again in the same
+  // statement, which the foreign key's check (run at its end) then finds (src/auth/users.ts).
+  const userRow = db
+    .$with("owner", { id: sql<string>`id` })
+    .as(
+      sql`insert into ${users} (id, email, name) values (${owner.id}, ${owner.email}, ${owner.name}) on conflict (id) do nothing returning id`,
+    );
   // A key seen taken and then gone (its request answered non-2xx and released it) is claimed again;
   // a key that keeps changing hands that fast is reported as in progress rather than looping.
   for (let attempt = 0; attempt < 3; attempt++) {
     const claim = crypto.randomUUID();
     const fresh = { fingerprint, claim, status: null, body: null, location: null, etag: null, expiresAt: LEASE };
     const [won] = await db
+      .with(userRow)
       .insert(idempotencyKeys)
       .values({ userId, key, ...fresh })
       .onConflictDoUpdate({

@@ -152,7 +152,7 @@ function taskRoutes(auth: Authentication, db: Database) {
       .post(
         "",
         async ({ user, body, set, status }) => {
-          const { task, version } = await createTask(db, user.id, body);
+          const { task, version } = await createTask(db, user, body);
           set.headers.location = `/api/tasks/${task.id}`;
           set.headers.etag = taskEtag(version);
           return status(201, task);

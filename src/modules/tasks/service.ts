@@ -3,6 +3,7 @@
 import { and, asc, desc, eq, ilike, or, type SQL, sql } from "drizzle-orm";
 import type { PgInsertValue } from "drizzle-orm/pg-core";
 import { fillPlaceholders } from "drizzle-orm/sql/sql";
+import type { AuthenticatedUser } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
 import { preparedFor, preparedSql, rows } from "../../db/prepared.ts";
 import { priorityRank, tasks, taskTombstones, users } from "../../db/schema.ts";
@@ -251,11 +252,13 @@ const byColumn = (fields: readonly WritableField[]) =>
 
 // Every writable column is written, so one statement serves every body; absent fields get their
 // defaults. The user's number is taken by an upsert, so a user row deleted outside the service
-// while its id is in the registry's cache is made again instead of failing the foreign key.
+// while its id is in the registry's cache is made again, with the token's email and name,
+// instead of failing the foreign key (src/auth/users.ts).
 const insertTask = preparedFor((db, _: undefined) => {
   const seq = numbered(
     db,
-    sql`insert into ${users} (id, change_seq) values (${placeholder("userId")}, 1)
+    sql`insert into ${users} (id, email, name, change_seq)
+        values (${placeholder("userId")}, ${placeholder("email")}, ${placeholder("name")}, 1)
         on conflict (id) do update set ${tick} returning change_seq as n, changed_at as at`,
   );
   return db
@@ -272,8 +275,9 @@ const insertTask = preparedFor((db, _: undefined) => {
     .prepare("insert_task");
 });
 
-export async function createTask(db: Database, userId: string, input: TaskCreate): Promise<VersionedTask> {
-  const [row] = await rows<VersionedRow>(insertTask(db, undefined), { ...createValues(input), userId });
+export async function createTask(db: Database, owner: AuthenticatedUser, input: TaskCreate): Promise<VersionedTask> {
+  const values = { ...createValues(input), userId: owner.id, email: owner.email, name: owner.name };
+  const [row] = await rows<VersionedRow>(insertTask(db, undefined), values);
   return versioned(row!);
 }
 
