@@ -32,6 +32,11 @@ export interface Config {
   host: string;
   /** Unset: embedded PGlite under dataDir. `memory://`: in-memory PGlite. Else PostgreSQL. */
   databaseUrl?: string;
+  /**
+   * PostgreSQL without a transaction-mode pooler in between, for the one session that must stay a
+   * session: live events' LISTEN. Unset: databaseUrl.
+   */
+  databaseDirectUrl?: string;
   dataDir: string;
   dbPoolMax: number;
   /** Server processes sharing the port (WORKERS; `auto`: one per core). Each has its own pool. */
@@ -94,6 +99,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: integer("PORT", 8000, 0, 65535),
     host: read("HOST") ?? "0.0.0.0",
     databaseUrl: url("DATABASE_URL", ["postgres:", "postgresql:", "memory:"]),
+    databaseDirectUrl: url("DATABASE_DIRECT_URL", ["postgres:", "postgresql:"]),
     dataDir: read("DATA_DIR") ?? "./data",
     dbPoolMax: integer("DB_POOL_MAX", 10, 1, 1000),
     workers: workerCount(read("WORKERS"), problems),
