@@ -15,6 +15,8 @@ import "./http/formats.ts";
 import type { Logger } from "./http/log.ts";
 import { rateLimit } from "./http/rate-limit.ts";
 import { requestLog } from "./http/request-log.ts";
+import { eventRoutes } from "./modules/events/index.ts";
+import type { LiveEvents } from "./modules/events/streams.ts";
 import { healthRoutes } from "./modules/health/index.ts";
 import { startTombstonePruner } from "./modules/tasks/feed.ts";
 import { tasksModule } from "./modules/tasks/index.ts";
@@ -24,9 +26,11 @@ export interface AppDeps {
   database: DatabaseHandle;
   verifyToken: TokenVerifier;
   log: Logger;
+  /** The open event streams and what wakes them; whoever starts the process closes it at shutdown. */
+  events: LiveEvents;
 }
 
-export function createApp({ config, database, verifyToken, log }: AppDeps) {
+export function createApp({ config, database, verifyToken, log, events }: AppDeps) {
   const routes: { method: string; path: string }[] = [];
   const registerUser = createUserRegistry(database.db);
   let pruner: { stop(): void } | undefined;
@@ -72,7 +76,7 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
       return api
         .use(auth)
         .use(rateLimit(auth, config.rateLimitPerMinute ?? 0))
-        .use(tasksModule(auth, database.db));
+        .use(tasksModule(auth, database.db, eventRoutes(auth, database.db, events, log)));
     });
   routes.push(...app.routes);
   return app;

@@ -9,7 +9,7 @@ import { tasks, users } from "../src/db/schema.ts";
 import { createLogger } from "../src/http/log.ts";
 import { createRateLimiter } from "../src/http/rate-limit.ts";
 import { testBinary } from "./binary.ts";
-import { driver, freshDatabase, request, TEST_SECRET, type TestDatabase, tokenFor } from "./helpers.ts";
+import { driver, freshDatabase, request, TEST_SECRET, type TestDatabase, testEvents, tokenFor } from "./helpers.ts";
 
 // The app is built in-process with its own options (a rate limit), which a binary cannot take:
 // the binary pass would only repeat this file.
@@ -27,6 +27,7 @@ function appWith(rateLimitPerMinute?: number) {
     database,
     verifyToken: createTokenVerifier({ secret: TEST_SECRET }),
     log: createLogger("silent"),
+    events: testEvents(database),
   });
 }
 

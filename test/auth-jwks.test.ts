@@ -11,7 +11,7 @@ import { users } from "../src/db/schema.ts";
 import { createLogger } from "../src/http/log.ts";
 import { type AuthServer, startAuthServer } from "./auth-server.ts";
 import { testBinary } from "./binary.ts";
-import { driver, request, TEST_SECRET, testApp, tokenFor } from "./helpers.ts";
+import { driver, request, TEST_SECRET, testApp, testEvents, tokenFor } from "./helpers.ts";
 
 const keySetOf = (server: AuthServer) => ({ jwksUrl: server.jwksUrl, issuer: server.url, audience: server.url });
 
@@ -40,6 +40,7 @@ function appFor(server: AuthServer, auth: Partial<AuthConfig> = {}, options: Ver
     database: ctx.database,
     verifyToken: createTokenVerifier({ secret: TEST_SECRET, keySet: keySetOf(server), ...auth }, options),
     log: createLogger("silent"),
+    events: testEvents(ctx.database),
   });
 }
 const inProcess = test.skipIf(testBinary !== undefined);

@@ -19,7 +19,7 @@ import {
   type Proxy as TcpProxy,
   tcpProxy,
 } from "./faults.ts";
-import { driver, freshDatabase, request, TEST_SECRET, tokenFor } from "./helpers.ts";
+import { driver, freshDatabase, request, TEST_SECRET, testEvents, tokenFor } from "./helpers.ts";
 
 // What the contract promises.
 const UNAVAILABLE_WITHIN_MS = 5000;
@@ -63,12 +63,14 @@ describe.skipIf(!outages)(`database outage (${driver})`, () => {
     await direct.migrate();
     await direct.close();
     proxy = tcpProxy({ hostname: "127.0.0.1", port: cluster.port });
-    database = openPostgres(`postgres://postgres@127.0.0.1:${proxy.port}/todo`, 10);
+    const url = `postgres://postgres@127.0.0.1:${proxy.port}/todo`;
+    database = openPostgres(url, 10);
     app = createApp({
       config: { corsOrigins: ["http://localhost:3000"] },
       database,
       verifyToken: createTokenVerifier({ secret: TEST_SECRET }),
       log: createLogger("info", (line) => lines.push(line)),
+      events: testEvents({ ...database, url }),
     });
     token = await tokenFor("outage-user");
     expect((await request(app, "POST", "/api/tasks", { token, body: { title: "before the outage" } })).status).toBe(

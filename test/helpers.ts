@@ -11,7 +11,9 @@ import { createApp } from "../src/app.ts";
 import { createTokenVerifier } from "../src/auth/verify.ts";
 import { type AuthConfig, ConfigError, loadConfig } from "../src/config.ts";
 import { type DatabaseHandle, openDatabase, openPostgres } from "../src/db/client.ts";
+import { taskNotifications } from "../src/db/notifications.ts";
 import { createLogger, type Logger } from "../src/http/log.ts";
+import { liveEvents } from "../src/modules/events/streams.ts";
 import { binaryTestApp, testBinary } from "./binary.ts";
 
 export const TEST_SECRET = "test-secret-of-at-least-thirty-two-bytes!";
@@ -66,6 +68,11 @@ export async function freshDatabase({ migrated = true } = {}): Promise<TestDatab
   };
 }
 
+/** Live events on a test database; it listens only once a stream opens. */
+export function testEvents(database: TestDatabase) {
+  return liveEvents(database.db, taskNotifications(database, database.url));
+}
+
 export interface TestAppOptions {
   auth?: AuthConfig;
   corsOrigins?: string[];
@@ -76,13 +83,23 @@ export interface TestAppOptions {
 export async function testApp(options: TestAppOptions = {}) {
   const database = await freshDatabase();
   if (testBinary) return binaryTestApp(testBinary, database, options);
+  const events = testEvents(database);
   const app = createApp({
     config: { corsOrigins: options.corsOrigins ?? ["http://localhost:3000"] },
     database,
     verifyToken: createTokenVerifier(options.auth ?? { secret: TEST_SECRET }),
     log: options.log ?? createLogger("silent"),
+    events,
   });
-  return { app, database, db: database.db, close: () => database.close() };
+  return {
+    app,
+    database,
+    db: database.db,
+    close: async () => {
+      await events.close();
+      await database.close();
+    },
+  };
 }
 
 export type TestApp = Awaited<ReturnType<typeof testApp>>;

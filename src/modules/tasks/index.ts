@@ -4,6 +4,7 @@ import { Elysia, t } from "elysia";
 import type { authentication } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
 import { HttpError } from "../../http/errors.ts";
+import type { eventRoutes } from "../events/index.ts";
 import { readChanges } from "./feed.ts";
 import {
   ChangesQuery,
@@ -40,9 +41,12 @@ const errors = {
 };
 const bodyErrors = { 400: ValidationErrorBody, 413: ErrorBody, ...errors };
 
-function taskRoutes(auth: Authentication, db: Database) {
+type EventRoutes = ReturnType<typeof eventRoutes>;
+
+function taskRoutes(auth: Authentication, db: Database, events: EventRoutes) {
   return new Elysia({ detail: { tags: ["Tasks"] } })
     .use(auth)
+    .use(events)
     .get(
       "",
       async ({ user, query, set }) => {
@@ -150,9 +154,9 @@ function taskRoutes(auth: Authentication, db: Database) {
     );
 }
 
-export function tasksModule(auth: Authentication, db: Database) {
+export function tasksModule(auth: Authentication, db: Database, events: EventRoutes) {
   return new Elysia({ name: "tasks" })
-    .group("/tasks", (group) => group.use(taskRoutes(auth, db)))
+    .group("/tasks", (group) => group.use(taskRoutes(auth, db, events)))
     .use(auth)
     .group("/:user_id/tasks", { params: t.Object({ user_id: UserId }) }, (group) =>
       group
@@ -161,6 +165,6 @@ export function tasksModule(auth: Authentication, db: Database) {
           if (params.user_id !== user.id) throw new ForeignUserError();
           return {};
         })
-        .use(taskRoutes(auth, db)),
+        .use(taskRoutes(auth, db, events)),
     );
 }
