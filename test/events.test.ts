@@ -253,6 +253,9 @@ describe(`live events (${driver})`, () => {
     const task = await create(token, "through Eden");
     for await (const chunk of data!) {
       expect(chunk).toEqual({ id: await feedHead(token), event: "task", data: task });
+      // Typed: the event name tells a task from a deletion.
+      const title: string | undefined = chunk.event === "task" ? chunk.data.title : chunk.data.id;
+      expect(title).toBe("through Eden");
       break;
     }
     abort.abort();
