@@ -4,11 +4,12 @@
 import { describe, expect, test } from "bun:test";
 import { treaty } from "@elysiajs/eden";
 import { sql } from "drizzle-orm";
+import { loadConfig } from "../src/config.ts";
 import { users } from "../src/db/schema.ts";
 import { createLogger } from "../src/http/log.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
 import { applied, type LiveEvent, openStream, until } from "./events-helpers.ts";
-import { driver, send, tokenFor, useTestApp } from "./helpers.ts";
+import { configProblems, driver, send, tokenFor, useTestApp } from "./helpers.ts";
 
 const lines: string[] = [];
 const ctx = useTestApp({ log: createLogger("debug", (line) => lines.push(line)) });
@@ -259,6 +260,17 @@ describe(`live events (${driver})`, () => {
       break;
     }
     abort.abort();
+  });
+
+  test("DATABASE_DIRECT_URL, where the listening session connects, is optional and must be PostgreSQL", () => {
+    expect(loadConfig({}).databaseDirectUrl).toBeUndefined();
+    const direct = "postgres://postgres@10.0.0.5:5432/todo";
+    expect(
+      loadConfig({ DATABASE_URL: "postgres://pooler:6432/todo", DATABASE_DIRECT_URL: direct }).databaseDirectUrl,
+    ).toBe(direct);
+    expect(configProblems({ DATABASE_DIRECT_URL: "memory://" })).toEqual([
+      "DATABASE_DIRECT_URL=memory://: expected a URL starting with postgres:// or postgresql://",
+    ]);
   });
 
   test("the OpenAPI document describes the route in both shapes, with its query, header and errors", async () => {
