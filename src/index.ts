@@ -44,7 +44,8 @@ async function serve(config: Config, log: Logger) {
   const database = cluster.isWorker
     ? await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolMax: config.dbPoolMax })
     : await openMigrated(config, log);
-  const events = liveEvents(database.db, taskNotifications(database, config.databaseDirectUrl ?? config.databaseUrl));
+  const notifications = taskNotifications(database, config.databaseDirectUrl ?? config.databaseUrl);
+  const events = liveEvents(database.db, notifications, log);
   const app = createApp({ config, database, verifyToken: createTokenVerifier(config.auth), log, events });
   // Only workers share the port: a second service started by mistake on a taken port fails
   // instead of silently taking half of the connections.

@@ -310,6 +310,11 @@ describe(`live events (${driver})`, () => {
       // The last writes commit while the listener reconnects: nothing notifies them, so only the
       // catch-up after the reconnect can deliver them.
       await Promise.all(tokens.map((token) => burst(token, 12, 3)));
+      await until(
+        () => lines.some((line) => line.includes("listening for task changes again")),
+        10_000,
+        () => "the log line",
+      );
       for (const [u, token] of tokens.entries()) {
         const head = await feedHead(token);
         for (const stream of streams.slice(u * 2, u * 2 + 2)) {

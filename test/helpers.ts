@@ -69,8 +69,8 @@ export async function freshDatabase({ migrated = true } = {}): Promise<TestDatab
 }
 
 /** Live events on a test database; it listens only once a stream opens. */
-export function testEvents(database: TestDatabase) {
-  return liveEvents(database.db, taskNotifications(database, database.url));
+export function testEvents(database: TestDatabase, log: Logger = createLogger("silent")) {
+  return liveEvents(database.db, taskNotifications(database, database.url), log);
 }
 
 export interface TestAppOptions {
@@ -83,12 +83,13 @@ export interface TestAppOptions {
 export async function testApp(options: TestAppOptions = {}) {
   const database = await freshDatabase();
   if (testBinary) return binaryTestApp(testBinary, database, options);
-  const events = testEvents(database);
+  const log = options.log ?? createLogger("silent");
+  const events = testEvents(database, log);
   const app = createApp({
     config: { corsOrigins: options.corsOrigins ?? ["http://localhost:3000"] },
     database,
     verifyToken: createTokenVerifier(options.auth ?? { secret: TEST_SECRET }),
-    log: options.log ?? createLogger("silent"),
+    log,
     events,
   });
   return {

@@ -6,6 +6,7 @@
 import type { Database } from "../../db/client.ts";
 import type { TaskNotifications } from "../../db/notifications.ts";
 import { HttpError } from "../../http/errors.ts";
+import type { Logger } from "../../http/log.ts";
 import { type ChangePage, readChanges } from "../tasks/feed.ts";
 
 export const MAX_STREAMS_PER_USER = 10;
@@ -90,7 +91,7 @@ class OpenStream implements Stream {
   }
 }
 
-export function liveEvents(db: Database, notifications: TaskNotifications): LiveEvents {
+export function liveEvents(db: Database, notifications: TaskNotifications, log: Logger): LiveEvents {
   const byUser = new Map<string, Set<OpenStream>>();
   // The latest feed read per user with open streams, shared by every stream asking for the same
   // cursor until a notification for that user makes it stale.
@@ -110,6 +111,9 @@ export function liveEvents(db: Database, notifications: TaskNotifications): Live
         // Whatever was committed while the connection was down was never notified: every stream
         // looks again from its own cursor.
         resubscribed: () => {
+          log.warn("listening for task changes again after a dropped connection; open streams catch up", {
+            streams: count,
+          });
           for (const userId of byUser.keys()) wakeUser(userId);
         },
       })
