@@ -42,14 +42,13 @@ export interface LiveEvents {
    * listening for notifications: a feed read that starts after that misses no commit.
    */
   open(userId: string): Promise<Stream>;
-  /** How many streams are open, in this process. */
-  readonly size: number;
   /** Closes every stream and stops listening (shutdown). */
   close(): Promise<void>;
 }
 
 class OpenStream implements Stream {
-  private changed = true;
+  // Nothing yet: the route reads once itself after open(), which resolves only once LISTEN is in place.
+  private changed = false;
   private closed = false;
   private wake: ((reason: Wake) => void) | undefined;
 
@@ -98,6 +97,7 @@ export function liveEvents(db: Database, notifications: TaskNotifications, log: 
   const reads = new Map<string, { cursor: string; page: Promise<ChangePage> }>();
   let listening: Promise<void> | undefined;
   let count = 0;
+  let closing = false;
 
   const wakeUser = (userId: string) => {
     reads.delete(userId);
@@ -155,6 +155,12 @@ export function liveEvents(db: Database, notifications: TaskNotifications, log: 
       streams.add(stream);
       byUser.set(userId, streams);
       count += 1;
+      // A request that slipped in during shutdown gets a stream that ends at once; its client
+      // reconnects elsewhere.
+      if (closing) {
+        stream.close();
+        return stream;
+      }
       try {
         await startListening();
       } catch (error) {
@@ -163,10 +169,8 @@ export function liveEvents(db: Database, notifications: TaskNotifications, log: 
       }
       return stream;
     },
-    get size() {
-      return count;
-    },
     async close() {
+      closing = true;
       for (const streams of [...byUser.values()]) for (const stream of [...streams]) stream.close();
       await notifications.close();
     },
