@@ -5,6 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { treaty } from "@elysiajs/eden";
 import { sql } from "drizzle-orm";
 import { loadConfig } from "../src/config.ts";
+import { LISTENER_APPLICATION_NAME } from "../src/db/notifications.ts";
 import { users } from "../src/db/schema.ts";
 import { createLogger } from "../src/http/log.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
@@ -303,7 +304,7 @@ describe(`live events (${driver})`, () => {
       await Promise.all(tokens.map((token) => burst(token, 30, 3)));
       const [terminated] = (await ctx.db.execute(sql`
         select count(pg_terminate_backend(pid))::int as killed from pg_stat_activity
-        where application_name = 'todo-api listener' and datname = current_database()`)) as unknown as {
+        where application_name = ${LISTENER_APPLICATION_NAME} and datname = current_database()`)) as unknown as {
         killed: number;
       }[];
       expect(terminated!.killed).toBe(1);

@@ -15,14 +15,12 @@ import { type LiveEvents, MAX_STREAMS_PER_USER } from "./streams.ts";
 
 // Well inside the contract's 15 s, on a loaded event loop too; every write also proves the reader
 // is still taking bytes (see STALLED_S).
-export const KEEPALIVE_MS = 10_000;
+const KEEPALIVE_MS = 10_000;
 // Bun closes a connection that took no byte for this long (its idle timer restarts on every byte
 // written). A stream's reader that stops reading is dropped after it, so an unread stream holds
 // at most what the socket buffers do; it resumes with Last-Event-ID. Bun's default 10 s would close
 // every quiet stream between two keep-alives.
 const STALLED_S = 30;
-// setTimeout's largest delay; a token valid for longer is closed by a later wait.
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 // A comment line: it keeps proxies from closing a quiet stream, and EventSource and Eden skip it.
 // Elysia writes what toSSE() returns as it is; `sse: true` makes the stream text/event-stream
@@ -82,7 +80,7 @@ export function eventRoutes(auth: ReturnType<typeof authentication>, db: Databas
               reason = "expired";
               return;
             }
-            const wake = await stream.wait(Math.min(KEEPALIVE_MS, left, MAX_TIMER_MS));
+            const wake = await stream.wait(Math.min(KEEPALIVE_MS, left));
             if (wake === "closed") {
               reason = request.signal.aborted ? "client" : "shutdown";
               return;
