@@ -7,6 +7,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { SQL, type Subprocess } from "bun";
+import { type EventsResult, printEvents, runEventsBench } from "./events.ts";
 import { cpuSeconds, peakRssMb, processTree, resetPeakRss } from "./proc.ts";
 import { type BenchData, copyDatabase, databaseUrl, dropDatabases, luaData, seedTemplate } from "./seed.ts";
 import { checkSync, isSyncScenario, SYNC_SCENARIOS, SYNC_SCRIPT, syncData, syncLua } from "./sync.ts";
@@ -24,7 +25,8 @@ const MAX_PEAK_RSS_MB = 100;
 const { values: options } = parseArgs({
   options: {
     servers: { type: "string", default: "baseline,service,binary" },
-    scenarios: { type: "string", default: SCENARIOS.join(",") },
+    // events: bench/events.ts, after the others, on each server but the baseline.
+    scenarios: { type: "string", default: [...SCENARIOS, "events"].join(",") },
     workers: { type: "string", default: "1" },
     "log-level": { type: "string", default: "info" },
     env: { type: "string", multiple: true, default: [] },
@@ -43,7 +45,7 @@ const { values: options } = parseArgs({
 });
 
 if (options.help) {
-  console.log(`bun run bench [--servers baseline,service,binary] [--scenarios ${SCENARIOS.join(",")}]
+  console.log(`bun run bench [--servers baseline,service,binary] [--scenarios ${SCENARIOS.join(",")},events]
   [--workers 1[,2,auto]] [--log-level info[,silent]] [--duration 10] [--warmup 2] [--slices 5]
   [--connections 64] [--threads 2] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
   [--profile DIR] [--env NAME=VALUE ...]
@@ -63,8 +65,10 @@ const list = (value: string) =>
 const duration = Number(options.duration);
 const warmup = Number(options.warmup);
 const sliceCount = Number(options.slices);
-const scenarios = list(options.scenarios) as Scenario[];
-for (const s of scenarios) if (!SCENARIOS.includes(s)) fail(`unknown scenario "${s}"; known: ${SCENARIOS.join(", ")}`);
+const withEvents = list(options.scenarios).includes("events");
+const scenarios = list(options.scenarios).filter((s) => s !== "events") as Scenario[];
+for (const s of scenarios)
+  if (!SCENARIOS.includes(s)) fail(`unknown scenario "${s}"; known: ${SCENARIOS.join(", ")}, events`);
 const serverUrl = options["database-url"];
 
 function fail(message: string): never {
@@ -129,7 +133,7 @@ for (const server of list(options.servers)) {
 if (targets.length === 0) fail("nothing to run");
 
 // Every phase is bounded; this catches anything that is not (a server that never stops, a hung query).
-const SECONDS_PER_TARGET = 30 + scenarios.length * (warmup + duration + sliceCount + 3);
+const SECONDS_PER_TARGET = 30 + scenarios.length * (warmup + duration + sliceCount + 3) + (withEvents ? 120 : 0);
 const budgetSeconds = 60 + targets.length * SECONDS_PER_TARGET;
 const children = new Set<Subprocess>();
 const databases: string[] = [];
@@ -603,6 +607,12 @@ const exitCode = await (async () => {
   }
   await admin.close();
   printTable(all);
+  if (withEvents) {
+    const events: EventsResult[] = [];
+    for (const target of targets)
+      if (target.label !== "baseline") events.push(await runEventsBench({ ...target, serverUrl }));
+    printEvents(events);
+  }
   console.log(
     `\ntargets (bench/README.md): ratio ≥ ${MIN_RATIO.list} list, ≥ ${MIN_RATIO.get} get/create/toggle; p99 ≤ ${MAX_P99_MS} ms; 0 errors; peak RSS ≤ ${MAX_PEAK_RSS_MB} MB`,
   );

@@ -17,6 +17,8 @@ import type { Logger } from "./http/log.ts";
 import { requestBudget } from "./http/rate-limit.ts";
 import { requestLog } from "./http/request-log.ts";
 import { docsPage } from "./modules/docs/index.ts";
+import { eventRoutes } from "./modules/events/index.ts";
+import type { LiveEvents } from "./modules/events/streams.ts";
 import { healthRoutes } from "./modules/health/index.ts";
 import { idempotency } from "./modules/idempotency/index.ts";
 import { pruneKeysJob } from "./modules/idempotency/service.ts";
@@ -28,12 +30,14 @@ interface AppDeps {
   database: DatabaseHandle;
   verifyToken: TokenVerifier;
   log: Logger;
+  /** The open event streams and what wakes them; whoever starts the process closes it at shutdown. */
+  events: LiveEvents;
 }
 
 /** Everything under it needs a token. */
 const API_PREFIX = "/api";
 
-export function createApp({ config, database, verifyToken, log }: AppDeps) {
+export function createApp({ config, database, verifyToken, log, events }: AppDeps) {
   const routes: { method: string; path: string }[] = [];
   const auth = authentication({
     prefix: API_PREFIX,
@@ -93,7 +97,7 @@ export function createApp({ config, database, verifyToken, log }: AppDeps) {
           return {};
         })
         .use(idempotency(auth, database.db, log))
-        .use(tasksModule(auth, database.db)),
+        .use(tasksModule(auth, database.db, eventRoutes(auth, database.db, events, log))),
     );
   routes.push(...app.routes);
   return app;

@@ -7,8 +7,10 @@ import { createTokenVerifier } from "./auth/verify.ts";
 import { parseArgs, usage } from "./cli.ts";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { type DatabaseHandle, openDatabase } from "./db/client.ts";
+import { taskNotifications } from "./db/notifications.ts";
 import { notReadyReason, readyUrl } from "./healthcheck.ts";
 import { createLogger, type Logger } from "./http/log.ts";
+import { liveEvents } from "./modules/events/streams.ts";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 // Bodies past 64 KiB get the app's JSON 413 (src/http/body.ts) without being read; Bun's own limit
@@ -50,7 +52,9 @@ async function openMigrated(config: Config, log: Logger): Promise<DatabaseHandle
 async function serve(config: Config, log: Logger) {
   // A worker's primary applied the migrations before forking it.
   const database = cluster.isWorker ? await open(config) : await openMigrated(config, log);
-  const app = createApp({ config, database, verifyToken: createTokenVerifier(config.auth), log });
+  const notifications = taskNotifications(database, database.sessionUrl);
+  const events = liveEvents(database.db, notifications, log);
+  const app = createApp({ config, database, verifyToken: createTokenVerifier(config.auth), log, events });
   // Only workers share the port: a second service started by mistake on a taken port fails
   // instead of silently taking half of the connections.
   app.listen({
@@ -66,11 +70,15 @@ async function serve(config: Config, log: Logger) {
     if (stopping) return;
     stopping = true;
     log.info("shutting down", { signal });
+    // Event streams never finish by themselves: end them first (clients reconnect elsewhere with
+    // their last event id), or the drain below would wait its whole grace for them.
+    const closingStreams = events.close();
     // stop() without force resolves once in-flight requests have finished; cap the wait.
     const drained = server.stop(false);
     await Promise.race([drained, Bun.sleep(SHUTDOWN_GRACE_MS)]);
     // Elysia runs onAfterResponse (the request log line) in a setImmediate; let the last ones run.
     await new Promise((resolve) => setImmediate(resolve));
+    await closingStreams;
     await database.close();
     log.info("stopped");
     process.exit(0);

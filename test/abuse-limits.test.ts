@@ -8,7 +8,16 @@ import { createTokenVerifier } from "../src/auth/verify.ts";
 import { tasks, users } from "../src/db/schema.ts";
 import { createLogger } from "../src/http/log.ts";
 import { createRateLimiter } from "../src/http/rate-limit.ts";
-import { driver, freshDatabase, send, TEST_SECRET, type TestDatabase, testBinary, tokenFor } from "./helpers.ts";
+import {
+  driver,
+  freshDatabase,
+  send,
+  TEST_SECRET,
+  type TestDatabase,
+  testBinary,
+  testEvents,
+  tokenFor,
+} from "./helpers.ts";
 
 // The app is built in-process with its own options (a rate limit), which a binary cannot take:
 // the binary pass would only repeat this file.
@@ -26,6 +35,7 @@ function appWith(rateLimitPerMinute?: number) {
     database,
     verifyToken: createTokenVerifier({ secret: TEST_SECRET }),
     log: createLogger("silent"),
+    events: testEvents(database),
   });
 }
 

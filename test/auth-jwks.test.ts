@@ -9,7 +9,7 @@ import { createTokenVerifier, type VerifierOptions } from "../src/auth/verify.ts
 import type { AuthConfig } from "../src/config.ts";
 import { users } from "../src/db/schema.ts";
 import { createLogger } from "../src/http/log.ts";
-import { type Answer, driver, send, TEST_SECRET, testBinary, tokenFor, useTestApp } from "./helpers.ts";
+import { type Answer, driver, send, TEST_SECRET, testBinary, testEvents, tokenFor, useTestApp } from "./helpers.ts";
 import { type AuthServer, startAuthServer } from "./support/auth-server.ts";
 
 const keySetOf = (server: AuthServer) => ({ jwksUrl: server.jwksUrl, issuer: server.url, audience: server.url });
@@ -33,6 +33,7 @@ function appFor(server: AuthServer, auth: Partial<AuthConfig> = {}, options: Ver
     database: ctx.database,
     verifyToken: createTokenVerifier({ secret: TEST_SECRET, keySet: keySetOf(server), ...auth }, options),
     log: createLogger("silent"),
+    events: testEvents(ctx.database),
   });
 }
 const inProcess = test.skipIf(testBinary !== undefined);

@@ -10,7 +10,16 @@ import { type DatabaseHandle, openPostgres } from "../src/db/client.ts";
 import { isDatabaseUnavailable } from "../src/db/outage.ts";
 import { users } from "../src/db/schema.ts";
 import { createLogger } from "../src/http/log.ts";
-import { driver, freshDatabase, type SendOptions, send, TEST_SECRET, testBinary, tokenFor } from "./helpers.ts";
+import {
+  driver,
+  freshDatabase,
+  type SendOptions,
+  send,
+  TEST_SECRET,
+  testBinary,
+  testEvents,
+  tokenFor,
+} from "./helpers.ts";
 import { type Cluster, hasPostgresBinaries, startCluster } from "./support/postgres-cluster.ts";
 import { type ProxyMode, type Proxy as TcpProxy, tcpProxy } from "./support/tcp-proxy.ts";
 
@@ -55,12 +64,14 @@ describe.skipIf(!outages)(`database outage (${driver})`, () => {
     await direct.migrate();
     await direct.close();
     proxy = tcpProxy({ hostname: "127.0.0.1", port: cluster.port });
-    database = openPostgres(`postgres://postgres@127.0.0.1:${proxy.port}/todo`, 10);
+    const url = `postgres://postgres@127.0.0.1:${proxy.port}/todo`;
+    database = openPostgres(url, 10);
     app = createApp({
       config: { corsOrigins: ["http://localhost:3000"] },
       database,
       verifyToken: createTokenVerifier({ secret: TEST_SECRET }),
       log: createLogger("info", (line) => lines.push(line)),
+      events: testEvents({ ...database, url }),
     });
     token = await tokenFor("outage-user");
     expect(

@@ -19,6 +19,7 @@ import {
   send,
   TEST_SECRET,
   testBinary,
+  testEvents,
   tokenFor,
   useTestApp,
 } from "./helpers.ts";
@@ -319,6 +320,7 @@ describe(`Idempotency-Key (${driver})`, () => {
       database: ctx.database,
       verifyToken: createTokenVerifier({ secret: TEST_SECRET }),
       log: createLogger("silent"),
+      events: testEvents(ctx.database),
     });
     const again = await send(restarted, { ...create, token, headers: { "idempotency-key": "restart-1" } });
     expect([again.status, again.text, again.headers.get("idempotent-replayed")]).toEqual([201, first.text, "true"]);

@@ -48,7 +48,7 @@ describe(`OpenAPI document (${driver})`, () => {
         "/health",
         "/health/ready",
         ...shapes.flatMap((prefix) =>
-          ["/tasks", "/tasks/changes", "/tasks/{id}", "/tasks/{id}/complete"].map((p) => prefix + p),
+          ["/tasks", "/tasks/changes", "/tasks/events", "/tasks/{id}", "/tasks/{id}/complete"].map((p) => prefix + p),
         ),
       ].sort(),
     );

@@ -2,7 +2,7 @@
 // request and to the caller's own logs. Only what identifies the request goes in: never a
 // header, a query string, a body or a token.
 import { Elysia, StatusMap } from "elysia";
-import type { Logger } from "./log.ts";
+import type { LogFields, Logger } from "./log.ts";
 
 // A caller's id is echoed into our logs and headers, so only a short, plain one is taken as is.
 const WELL_FORMED_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -10,6 +10,9 @@ const WELL_FORMED_ID = /^[A-Za-z0-9._-]{1,128}$/;
 interface Trace {
   id: string;
   startedAt: number;
+  log: Logger;
+  /** Set for a response that streams: its line waits for the stream's end. */
+  stream?: { response?: LogFields & { status: number }; end?: LogFields };
 }
 
 // Keyed by the Request so the root error handler can find the id without knowing this plugin.
@@ -18,6 +21,28 @@ const traces = new WeakMap<Request, Trace>();
 /** The id of a request this plugin has seen: the caller's X-Request-Id if well formed, else ours. */
 export function requestId(request: Request): string | undefined {
   return traces.get(request)?.id;
+}
+
+/**
+ * For a response that streams (live events): the request's one line is written when the returned
+ * function is called at the stream's end, with the stream's duration and the fields given, instead
+ * of when the response starts. Call it before the response starts.
+ */
+export function logWhenStreamEnds(request: Request): (fields: LogFields) => void {
+  const trace = traces.get(request);
+  if (!trace) return () => {};
+  const stream: NonNullable<Trace["stream"]> = {};
+  trace.stream = stream;
+  return (fields) => {
+    stream.end = fields;
+    if (stream.response) write(trace, stream.response, fields);
+  };
+}
+
+function write(trace: Trace, fields: LogFields & { status: number }, more: LogFields = {}) {
+  const line = { ...fields, duration_ms: Math.round((performance.now() - trace.startedAt) * 100) / 100, ...more };
+  if (fields.status >= 500) trace.log.error("request", line);
+  else trace.log.info("request", line);
 }
 
 /**
@@ -30,7 +55,7 @@ export function requestLog(log: Logger) {
     .onRequest(({ request, set }) => {
       const incoming = request.headers.get("x-request-id");
       const id = incoming !== null && WELL_FORMED_ID.test(incoming) ? incoming : crypto.randomUUID();
-      traces.set(request, { id, startedAt: performance.now() });
+      traces.set(request, { id, startedAt: performance.now(), log });
       set.headers["x-request-id"] = id;
     })
     .onAfterResponse({ as: "global" }, (context) => {
@@ -49,10 +74,11 @@ export function requestLog(log: Logger) {
         method: request.method,
         route: route || null, // a path no route matched is not logged: it is whatever the caller sent
         status,
-        duration_ms: Math.round((performance.now() - trace.startedAt) * 100) / 100,
         user_id: typeof user?.id === "string" ? user.id : null,
       };
-      if (status >= 500) log.error("request", fields);
-      else log.info("request", fields);
+      const stream = trace.stream;
+      if (!stream) write(trace, fields);
+      else if (stream.end) write(trace, fields, stream.end);
+      else stream.response = fields;
     });
 }

@@ -6,7 +6,9 @@ import { dirname } from "node:path";
 import { type App, createApp } from "../../src/app.ts";
 import { createTokenVerifier } from "../../src/auth/verify.ts";
 import type { AuthConfig } from "../../src/config.ts";
+import { taskNotifications } from "../../src/db/notifications.ts";
 import { createLogger, type LogFields, type Logger } from "../../src/http/log.ts";
+import { liveEvents } from "../../src/modules/events/streams.ts";
 import { freshDatabase, type TestDatabase } from "./database.ts";
 import { startProcess } from "./process.ts";
 import { testBinary } from "./target.ts";
@@ -18,17 +20,33 @@ export interface TestAppOptions {
   log?: Logger;
 }
 
+/** Live events on a test database; it listens only once a stream opens. */
+export function testEvents(database: TestDatabase, log: Logger = createLogger("silent")) {
+  return liveEvents(database.db, taskNotifications(database, database.sessionUrl), log);
+}
+
 /** The app on a fresh database. Call `close()` when done; useTestApp() does it for a file. */
 export async function testApp(options: TestAppOptions = {}) {
   const database = await freshDatabase();
   if (testBinary) return binaryTestApp(testBinary, database, options);
+  const log = options.log ?? createLogger("silent");
+  const events = testEvents(database, log);
   const app = createApp({
     config: { corsOrigins: options.corsOrigins ?? ["http://localhost:3000"] },
     database,
     verifyToken: createTokenVerifier(options.auth ?? { secret: TEST_SECRET }),
-    log: options.log ?? createLogger("silent"),
+    log,
+    events,
   });
-  return { app, database, db: database.db, close: () => database.close() };
+  return {
+    app,
+    database,
+    db: database.db,
+    close: async () => {
+      await events.close();
+      await database.close();
+    },
+  };
 }
 
 /** Replays the binary's JSON log lines into a test's logger, so log assertions hold in binary mode. */

@@ -5,6 +5,7 @@ import type { authentication } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
 import { ErrorBody, ValidationErrorBody } from "../../http/error-body.ts";
 import { HttpError } from "../../http/errors.ts";
+import type { eventRoutes } from "../events/index.ts";
 import { listEtag, noneMatch, taggedVersions, taskEtag } from "./etag.ts";
 import { readChanges } from "./feed.ts";
 import {
@@ -104,7 +105,9 @@ function expected(header: string | undefined): Expected {
   return versions === "*" ? undefined : versions;
 }
 
-function taskRoutes(auth: Authentication, db: Database) {
+type EventRoutes = ReturnType<typeof eventRoutes>;
+
+function taskRoutes(auth: Authentication, db: Database, events: EventRoutes) {
   return (
     new Elysia({ detail: { tags: ["Tasks"] } })
       // Answers carry ETags: browsers must ask again (with If-None-Match) rather than reuse a stored copy.
@@ -112,6 +115,7 @@ function taskRoutes(auth: Authentication, db: Database) {
         set.headers["cache-control"] = "private, no-cache";
       })
       .use(auth)
+      .use(events)
       .get(
         "",
         async ({ user, query, headers, set, status }) => {
@@ -297,9 +301,9 @@ function taskRoutes(auth: Authentication, db: Database) {
   );
 }
 
-export function tasksModule(auth: Authentication, db: Database) {
+export function tasksModule(auth: Authentication, db: Database, events: EventRoutes) {
   return new Elysia({ name: "tasks" })
-    .group("/tasks", (group) => group.use(taskRoutes(auth, db)))
+    .group("/tasks", (group) => group.use(taskRoutes(auth, db, events)))
     .use(auth)
     .group("/:user_id/tasks", { params: t.Object({ user_id: UserId }) }, (group) =>
       group
@@ -308,6 +312,6 @@ export function tasksModule(auth: Authentication, db: Database) {
           if (params.user_id !== user.id) throw new ForeignUserError();
           return {};
         })
-        .use(taskRoutes(auth, db)),
+        .use(taskRoutes(auth, db, events)),
     );
 }

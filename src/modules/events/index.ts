@@ -1,0 +1,128 @@
+// GET .../tasks/events: the caller's task changes as Server-Sent Events, live, from any process.
+// Each event's id is a change-feed cursor, so a client that reconnects with Last-Event-ID (or
+// ?since=) gets exactly what it missed, then live changes. streams.ts says what wakes a stream.
+import { Elysia, sse, t } from "elysia";
+import { decodeJwt } from "jose";
+import type { authentication } from "../../auth/plugin.ts";
+import { AuthError } from "../../auth/verify.ts";
+import type { Database } from "../../db/client.ts";
+import { ErrorBody, ValidationErrorBody } from "../../http/error-body.ts";
+import { HttpError } from "../../http/errors.ts";
+import type { Logger } from "../../http/log.ts";
+import { logWhenStreamEnds, requestId } from "../../http/request-log.ts";
+import { type ChangePage, currentCursor } from "../tasks/feed.ts";
+import { type LiveEvents, MAX_STREAMS_PER_USER } from "./streams.ts";
+
+// Well inside the contract's 15 s, on a loaded event loop too; every write also proves the reader
+// is still taking bytes (see STALLED_S).
+const KEEPALIVE_MS = 10_000;
+// Bun closes a connection that took no byte for this long (its idle timer restarts on every byte
+// written). A stream's reader that stops reading is dropped after it, so an unread stream holds
+// at most what the socket buffers do; it resumes with Last-Event-ID. Bun's default 10 s would close
+// every quiet stream between two keep-alives.
+const STALLED_S = 30;
+
+// A comment line: it keeps proxies from closing a quiet stream, and EventSource and Eden skip it.
+// Elysia writes what toSSE() returns as it is; `sse: true` makes the stream text/event-stream
+// when a comment is its first chunk.
+const comment = (text: string) => ({ sse: true, toSSE: () => `: ${text}\n\n` }) as never;
+
+function event(change: ChangePage["changes"][number]) {
+  return "task" in change
+    ? sse({ event: "task" as const, id: change.cursor, data: change.task })
+    : sse({ event: "delete" as const, id: change.cursor, data: { id: change.deleted } });
+}
+
+/** When the caller's token expires (ms since the epoch). The auth plugin has verified it already. */
+function expiresAt(authorization: string): number {
+  const token = authorization.replace(/^Bearer\s+/i, "").trim();
+  return decodeJwt(token).exp! * 1000;
+}
+
+type EndReason = "expired" | "client" | "shutdown" | "error";
+
+export function eventRoutes(auth: ReturnType<typeof authentication>, db: Database, live: LiveEvents, log: Logger) {
+  return new Elysia().use(auth).get(
+    "/events",
+    async function* ({ user, query, headers, request, server }) {
+      const expiry = expiresAt(request.headers.get("authorization")!);
+      // Past `exp` but inside the verifier's clock tolerance: a stream would end at once, and a
+      // client reconnecting with the same token would loop. A 401 makes it fetch a fresh token.
+      if (expiry <= Date.now()) throw new AuthError("Token has expired");
+      const stream = await live.open(user.id);
+      const closeOnAbort = () => stream.close();
+      request.signal.addEventListener("abort", closeOnAbort);
+      try {
+        // Last-Event-ID first: EventSource sends it on a reconnect, with the URL (and ?since=) of
+        // the first connection. A bad or expired cursor is a 400/410 before the stream starts.
+        const since = headers["last-event-id"] || query.since;
+        let cursor = since ?? (await currentCursor(db, user.id));
+        let page = since === undefined ? undefined : await stream.read(since);
+        server?.timeout(request, STALLED_S);
+        const finish = logWhenStreamEnds(request);
+        let sent = 0;
+        let reason: EndReason = "client";
+        try {
+          // The headers go out with the first bytes: now, not at the first change.
+          yield comment("connected");
+          for (;;) {
+            if (page) {
+              for (const change of page.changes) {
+                yield event(change);
+                sent += 1;
+              }
+              cursor = page.cursor;
+              page = page.hasMore ? await stream.read(cursor) : undefined;
+              if (page) continue;
+            }
+            const left = expiry - Date.now();
+            if (left <= 0) {
+              reason = "expired";
+              return;
+            }
+            const wake = await stream.wait(Math.min(KEEPALIVE_MS, left));
+            if (wake === "closed") {
+              reason = request.signal.aborted ? "client" : "shutdown";
+              return;
+            }
+            if (wake === "changed") page = await stream.read(cursor);
+            else if (Date.now() < expiry) yield comment("keep-alive");
+          }
+        } catch (error) {
+          // The stream has started: its status is sent. The client reconnects with its last id,
+          // and then gets the 410 or 503 this read met, as an answer.
+          reason = "error";
+          if (!(error instanceof HttpError))
+            log.error("event stream failed", { request_id: requestId(request), cause: error });
+        } finally {
+          finish({ events_sent: sent, end: reason });
+        }
+      } finally {
+        request.signal.removeEventListener("abort", closeOnAbort);
+        stream.close();
+      }
+    },
+    {
+      query: t.Object({
+        since: t.Optional(
+          t.String({ description: "A change-feed cursor (an event's `id`); `Last-Event-ID` wins when both are sent." }),
+        ),
+      }),
+      headers: t.Object({
+        "last-event-id": t.Optional(t.String({ description: "The `id` of the last event received." })),
+      }),
+      response: {
+        400: ValidationErrorBody,
+        401: ErrorBody,
+        403: ErrorBody,
+        410: ErrorBody,
+        429: ErrorBody,
+        503: ErrorBody,
+      },
+      detail: {
+        summary: "Live changes of the caller's tasks (Server-Sent Events)",
+        description: `200 \`text/event-stream\`, kept open: \`event: task\` with the task after a create or update, \`event: delete\` with \`{"id"}\` after a delete, each with a change-feed cursor as its \`id\`, within 1 s of the change, from any replica. With \`Last-Event-ID\` (or \`since\`) the changes after that cursor come first (400/410 as for the change feed). A comment line every ${KEEPALIVE_MS / 1000} s. The stream ends when the token expires and on shutdown: reconnect with a fresh token and the last id. At most ${MAX_STREAMS_PER_USER} open streams per user per process: 429 with \`Retry-After\`. Browsers' EventSource cannot send Authorization: read it with fetch or Eden.`,
+      },
+    },
+  );
+}
