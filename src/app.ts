@@ -17,7 +17,7 @@ import type { Logger } from "./http/log.ts";
 import { requestBudget } from "./http/rate-limit.ts";
 import { requestLog } from "./http/request-log.ts";
 import { docsPage } from "./modules/docs/index.ts";
-import { eventRoutes } from "./modules/events/index.ts";
+import { eventRoutes, publishChanges } from "./modules/events/index.ts";
 import type { LiveEvents } from "./modules/events/streams.ts";
 import { healthRoutes } from "./modules/health/index.ts";
 import { idempotency } from "./modules/idempotency/index.ts";
@@ -96,6 +96,7 @@ export function createApp({ config, database, verifyToken, log, events }: AppDep
           spendRequest(user.id);
           return {};
         })
+        .use(publishChanges(auth, events))
         .use(idempotency(auth, database.db, log))
         .use(tasksModule(auth, database.db, eventRoutes(auth, database.db, events, log))),
     );

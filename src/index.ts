@@ -52,7 +52,9 @@ async function openMigrated(config: Config, log: Logger): Promise<DatabaseHandle
 async function serve(config: Config, log: Logger) {
   // A worker's primary applied the migrations before forking it.
   const database = cluster.isWorker ? await open(config) : await openMigrated(config, log);
-  const notifications = taskNotifications(database, database.sessionUrl);
+  const notifications = taskNotifications(database, database.sessionUrl, (cause) =>
+    log.warn("publishing a task change failed; streams see it at their next keep-alive", { cause }),
+  );
   const events = liveEvents(database.db, notifications, log);
   const app = createApp({ config, database, verifyToken: createTokenVerifier(config.auth), log, events });
   // Only workers share the port: a second service started by mistake on a taken port fails

@@ -22,7 +22,10 @@ export interface TestAppOptions {
 
 /** Live events on a test database; it listens only once a stream opens. */
 export function testEvents(database: TestDatabase, log: Logger = createLogger("silent")) {
-  return liveEvents(database.db, taskNotifications(database, database.sessionUrl), log);
+  const notifications = taskNotifications(database, database.sessionUrl, (cause) =>
+    log.warn("publishing a task change failed", { cause }),
+  );
+  return liveEvents(database.db, notifications, log);
 }
 
 /** The app on a fresh database. Call `close()` when done; useTestApp() does it for a file. */

@@ -85,8 +85,10 @@ export function eventRoutes(auth: ReturnType<typeof authentication>, db: Databas
               reason = request.signal.aborted ? "client" : "shutdown";
               return;
             }
-            if (wake === "changed") page = await stream.read(cursor);
-            else if (Date.now() < expiry) yield comment("keep-alive");
+            // Also at a keep-alive: a change whose notification was lost (its writer died between
+            // commit and publish, or it was written around the service) arrives within 10 s.
+            page = await stream.read(cursor);
+            if (wake === "idle" && page.changes.length === 0 && Date.now() < expiry) yield comment("keep-alive");
           }
         } catch (error) {
           // The stream has started: its status is sent. The client reconnects with its last id,
@@ -125,4 +127,18 @@ export function eventRoutes(auth: ReturnType<typeof authentication>, db: Databas
       },
     },
   );
+}
+
+/**
+ * Publishes a change of the caller's tasks once a write under it answered 2xx (after the response,
+ * so after its commit). A replayed Idempotency-Key answer publishes again, which only makes streams
+ * read nothing new; a 304, 4xx or 5xx wrote nothing.
+ */
+export function publishChanges(auth: ReturnType<typeof authentication>, live: LiveEvents) {
+  return new Elysia({ name: "publish-changes" })
+    .use(auth)
+    .onAfterResponse({ as: "scoped" }, ({ request, set, user }) => {
+      const status = typeof set.status === "number" ? set.status : 200;
+      if (request.method !== "GET" && status >= 200 && status < 300 && user) live.publish(user.id);
+    });
 }

@@ -1,6 +1,7 @@
 // The open event streams of this process, and what wakes them. A stream holds no queue: it holds
-// its cursor and a "look again" flag. A notification (or the listener coming back after a drop)
-// sets the flag on each of that user's streams, and each stream then reads the change feed from
+// its cursor and a "look again" flag. A notification (published by whichever process wrote, see
+// src/db/notifications.ts; or the listener coming back after a drop) sets the flag on each of that
+// user's streams, and each stream then reads the change feed from
 // its own cursor when its reader asks for more. So a slow reader costs at most one page of the
 // feed, never a backlog, and streams of one user at the same cursor share one read.
 import type { Database } from "../../db/client.ts";
@@ -12,6 +13,7 @@ import { type ChangePage, readChanges } from "../tasks/feed.ts";
 export const MAX_STREAMS_PER_USER = 10;
 // Changes read per feed query; a stream with more to send reads again after sending them.
 const PAGE_SIZE = 100;
+const SHARED_READ_MS = 1000;
 // What a client told "too many streams" should wait: about when a stream whose client went away
 // without closing it has been found dead by its next keep-alive write.
 const RETRY_AFTER_S = 15;
@@ -37,6 +39,8 @@ export interface Stream {
 }
 
 export interface LiveEvents {
+  /** After a write of `userId`'s tasks committed: wakes that user's streams in every process. */
+  publish(userId: string): void;
   /**
    * Registers a stream of `userId`, or throws TooManyStreamsError. Resolves once this process is
    * listening for notifications: a feed read that starts after that misses no commit.
@@ -93,8 +97,9 @@ class OpenStream implements Stream {
 export function liveEvents(db: Database, notifications: TaskNotifications, log: Logger): LiveEvents {
   const byUser = new Map<string, Set<OpenStream>>();
   // The latest feed read per user with open streams, shared by every stream asking for the same
-  // cursor until a notification for that user makes it stale.
-  const reads = new Map<string, { cursor: string; page: Promise<ChangePage> }>();
+  // cursor until a notification for that user makes it stale, or it is a second old: the re-read
+  // at a keep-alive, which catches a lost notification, must reach the database.
+  const reads = new Map<string, { cursor: string; at: number; page: Promise<ChangePage> }>();
   let listening: Promise<void> | undefined;
   let count = 0;
   let closing = false;
@@ -126,9 +131,9 @@ export function liveEvents(db: Database, notifications: TaskNotifications, log: 
 
   const sharedRead = (userId: string) => (cursor: string) => {
     const last = reads.get(userId);
-    if (last?.cursor === cursor) return last.page;
+    if (last?.cursor === cursor && Date.now() - last.at < SHARED_READ_MS) return last.page;
     const page = readChanges(db, userId, cursor, PAGE_SIZE);
-    const entry = { cursor, page };
+    const entry = { cursor, at: Date.now(), page };
     reads.set(userId, entry);
     page.catch(() => {
       if (reads.get(userId) === entry) reads.delete(userId);
@@ -147,6 +152,7 @@ export function liveEvents(db: Database, notifications: TaskNotifications, log: 
   };
 
   return {
+    publish: (userId) => notifications.publish(userId),
     async open(userId) {
       const streams = byUser.get(userId) ?? new Set();
       if (streams.size >= MAX_STREAMS_PER_USER) throw new TooManyStreamsError();
