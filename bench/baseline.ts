@@ -1,4 +1,4 @@
-// The ceiling the service is measured against: the bench routes of ../shared/api.md written as
+// The ceiling the service is measured against: the bench routes of docs/api.md written as
 // directly as Bun allows. Bun.serve with a hand-written router, Bun.SQL with prepared statements,
 // HS256 checked with WebCrypto and a key imported once, rows serialized as they come from the
 // driver. Same queries and same JSON as the service, none of a framework's generality: whatever

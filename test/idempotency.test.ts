@@ -1,4 +1,4 @@
-// Idempotency-Key (../shared/api.md, "Idempotency-Key (safe retries)"): a retried write is carried out
+// Idempotency-Key (docs/api.md, "Idempotency-Key (safe retries)"): a retried write is carried out
 // once and answered the same; a key reused for another request, or while its request runs, is refused
 // with nothing written. Rows are read from the database to count writes; rows put there by hand stand
 // in for a request still running or one whose process was killed.

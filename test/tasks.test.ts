@@ -1,4 +1,4 @@
-// Every task route of ../shared/api.md in both shapes (/api/tasks... and /api/{user_id}/tasks...),
+// Every task route of docs/api.md in both shapes (/api/tasks... and /api/{user_id}/tasks...),
 // and isolation between users on every route: 403 vs 404, ids that are not UUIDs, user ids in bodies.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";

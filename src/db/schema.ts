@@ -1,4 +1,4 @@
-// The tables of ../shared/api.md. Constraints live in the database too, so a bug in the
+// The tables of docs/api.md. Constraints live in the database too, so a bug in the
 // HTTP layer can never store a task the contract forbids.
 import { sql } from "drizzle-orm";
 import {

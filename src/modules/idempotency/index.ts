@@ -1,4 +1,4 @@
-// Idempotency-Key (../shared/api.md, "Idempotency-Key (safe retries)"): a client that lost the answer
+// Idempotency-Key (docs/api.md, "Idempotency-Key (safe retries)"): a client that lost the answer
 // to a write retries it with the same key and gets the first answer again instead of a second write.
 // Used in the /api group before the routes, it applies to every write there (POST, PUT, PATCH, DELETE).
 //

@@ -7,7 +7,7 @@ import type { Database } from "../../db/client.ts";
 import type { Job } from "../../db/housekeeping.ts";
 import { idempotencyKeys, users } from "../../db/schema.ts";
 
-/** How long a 2xx answer is kept for a retry (../shared/api.md). */
+/** How long a 2xx answer is kept for a retry (docs/api.md). */
 const KEEP_ANSWER = sql`now() + interval '24 hours'`;
 
 /**

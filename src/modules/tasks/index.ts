@@ -1,4 +1,4 @@
-// The task routes of ../shared/api.md, written once and mounted in both shapes of the contract:
+// The task routes of docs/api.md, written once and mounted in both shapes of the contract:
 // /api/tasks... (the user is the token's) and /api/:user_id/tasks... (the hackathon shape).
 import { Elysia, type TSchema, t } from "elysia";
 import type { authentication } from "../../auth/plugin.ts";
