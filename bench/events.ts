@@ -3,15 +3,17 @@
 // RATE, each for a user with a stream. Reports the server's RSS before and with the streams, its
 // CPU while they sit idle, and the latency from sending a write to its event arriving on the stream.
 // Goals (bench/README.md): p99 under 100 ms; under 50 MB for 1,000 streams.
-import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type Socket, SQL } from "bun";
 import { SignJWT } from "jose";
 import { migratePostgres } from "../src/db/migrate.ts";
+import { freePort, type RunningProcess, startProcess } from "../test/support/process.ts";
 import { cpuSeconds, processTree } from "./proc.ts";
 import { databaseUrl, dropDatabases } from "./seed.ts";
+import { SERVER_LOG_TAIL } from "./servers.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 export const MAX_P99_MS = 100;
@@ -58,34 +60,26 @@ export async function runEventsBench(options: EventsOptions): Promise<EventsResu
   const url = databaseUrl(options.serverUrl, name);
   await migratePostgres(url);
   const secret = crypto.randomUUID() + crypto.randomUUID();
-  const work = mkdtempSync(join(tmpdir(), "todo-bench-events-"));
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const log = openSync(join(work, "server.log"), "w");
-  const server = Bun.spawn(options.cmd, {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? "",
-      ...options.env,
-      DATABASE_URL: url,
-      BETTER_AUTH_SECRET: secret,
-      HOST: "127.0.0.1",
-      PORT: String(port),
-    },
-    stdout: log,
-    stderr: log,
-  });
+  const port = freePort();
+  const base = `http://127.0.0.1:${port}`;
   const sockets: Socket[] = [];
+  let server: RunningProcess | undefined;
   try {
-    const base = `http://127.0.0.1:${port}`;
-    for (let up = false, i = 0; !up; i++) {
-      if (i > 200 || server.exitCode !== null)
-        throw new Error(`server did not start: ${readFileSync(join(work, "server.log"), "utf8")}`);
-      up = await fetch(`${base}/health/ready`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (!up) await Bun.sleep(100);
-    }
+    server = await startProcess(options.cmd, {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? "",
+        ...options.env,
+        DATABASE_URL: url,
+        BETTER_AUTH_SECRET: secret,
+        HOST: "127.0.0.1",
+        PORT: String(port),
+      },
+      // Not the "listening" line: LOG_LEVEL may be silent, and with WORKERS > 1 they share the port.
+      readyUrl: `${base}/health/ready`,
+      keepLines: SERVER_LOG_TAIL,
+      timeoutMs: 20_000,
+    });
     const key = new TextEncoder().encode(secret);
     const tokens = await Promise.all(
       Array.from({ length: count }, (_, i) =>
@@ -104,7 +98,7 @@ export async function runEventsBench(options: EventsOptions): Promise<EventsResu
     // Warm up the write path and the user rows, so the RSS before counts no first-request work.
     for (let i = 0; i < count; i += 50)
       await Promise.all(tokens.slice(i, i + 50).map((_, k) => write(i + k, "warm-up")));
-    const pids = processTree(server.pid);
+    const pids = processTree(server.proc.pid);
     Bun.gc(true);
     await Bun.sleep(2000);
     const rssBeforeMb = rssMb(pids);
@@ -187,11 +181,12 @@ export async function runEventsBench(options: EventsOptions): Promise<EventsResu
     };
   } finally {
     for (const socket of sockets) socket.end();
-    server.kill("SIGTERM");
-    await Promise.race([server.exited, Bun.sleep(12_000)]);
-    server.kill("SIGKILL");
+    if (server) {
+      server.proc.kill("SIGTERM");
+      await Promise.race([server.exited, Bun.sleep(12_000)]);
+      server.proc.kill("SIGKILL");
+    }
     await dropDatabases(options.serverUrl, [name]);
-    rmSync(work, { recursive: true, force: true });
   }
 }
 

@@ -15,9 +15,10 @@ import { parseArgs } from "node:util";
 import { SQL, type Subprocess } from "bun";
 import { type Haproxy, startHaproxy } from "../test/support/haproxy.ts";
 import { type PgBouncer, startPgBouncer } from "../test/support/pgbouncer.ts";
-import { freePort } from "../test/support/process.ts";
+import { freePort, startProcess } from "../test/support/process.ts";
 import { cpuSeconds, processTree } from "./proc.ts";
 import { copyDatabase, luaData, seedTemplate } from "./seed.ts";
+import { SERVER_LOG_TAIL } from "./servers.ts";
 
 const MODES = {
   "direct-named": { pooler: "none", bouncer: undefined, balancer: false },
@@ -103,7 +104,7 @@ try {
     const bouncer = poolMode ? await startPgBouncer(direct, { poolMode, poolSize: 20 }) : undefined;
     if (bouncer) helpers.add(bouncer);
     const port = freePort();
-    const proc = Bun.spawn(["bun", "src/index.ts"], {
+    const server = await startProcess(["bun", "src/index.ts"], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? "",
@@ -116,11 +117,13 @@ try {
         DATABASE_DIRECT_URL: direct,
         DATABASE_POOLER: pooler,
       },
-      stdout: "ignore",
-      stderr: "inherit",
+      // LOG_LEVEL=warn: no "listening" line to wait for.
+      readyUrl: `http://127.0.0.1:${port}/health/ready`,
+      keepLines: SERVER_LOG_TAIL,
+      timeoutMs: 10_000,
     });
+    const { proc } = server;
     children.add(proc);
-    await ready(`http://127.0.0.1:${port}`);
     const haproxy = balancer ? await startHaproxy([{ name: "r1", port }]) : undefined;
     if (haproxy) helpers.add(haproxy);
     const base = haproxy?.url ?? `http://127.0.0.1:${port}`;
@@ -163,8 +166,7 @@ try {
         ].join(" "),
       );
     }
-    proc.kill("SIGTERM");
-    await proc.exited;
+    await server.stop();
     children.delete(proc);
     for (const helper of [bouncer, haproxy]) {
       if (!helper) continue;

@@ -5,17 +5,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { SQL } from "bun";
+import { freePort } from "../test/support/process.ts";
 
 const RUNS = 7;
 const binary = resolve(process.argv[2] ?? join(import.meta.dir, "../dist/todo-api"));
 const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-
-function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const { port } = listener;
-  listener.stop(true);
-  return port;
-}
 
 /** Milliseconds from spawn to the first 200 from /health/ready; the process is stopped after. */
 async function timeToReady(env: Record<string, string>): Promise<number> {

@@ -7,6 +7,7 @@ import type { Subprocess } from "bun";
 import type { Task } from "../src/modules/tasks/model.ts";
 import { openStream } from "./events-helpers.ts";
 import { driver, freshDatabase, TEST_SECRET, testBinary, tokenFor } from "./helpers.ts";
+import { freePort } from "./support/process.ts";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -60,13 +61,6 @@ async function postgresDatabase(): Promise<string> {
 
 /** The database for a one-process test: this run's PostgreSQL, else an in-memory PGlite. */
 const anyDatabase = async () => (driver === "postgres" ? postgresDatabase() : "memory://");
-
-function freePort(): number {
-  const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
-  const port = probe.port!;
-  probe.stop(true);
-  return port;
-}
 
 async function create(base: string, token: string, title: string): Promise<Task> {
   const response = await fetch(`${base}/api/tasks`, {

@@ -4,6 +4,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { SQL } from "bun";
 import { driver, freshDatabase, TEST_SECRET } from "./helpers.ts";
+import { freePort } from "./support/process.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -15,13 +16,6 @@ async function emptyDatabase(): Promise<string> {
   const database = await freshDatabase({ migrated: false });
   cleanups.push(() => database.close());
   return database.url!;
-}
-
-function freePort(): number {
-  const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
-  const port = probe.port!;
-  probe.stop(true);
-  return port;
 }
 
 /** Starts the service with WORKERS=2 and resolves once both workers listen. */

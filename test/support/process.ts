@@ -16,8 +16,10 @@ export interface RunningProcess {
   proc: Subprocess<"ignore", "pipe", "pipe">;
   /** http://127.0.0.1:<port>, without a trailing slash. */
   url: string;
-  /** Every stdout line so far (JSON log lines). */
+  /** Every stdout line so far (JSON log lines), or the last `keepLines` of them. */
   lines(): string[];
+  /** How many stdout lines the process has written, kept or not. */
+  lineCount(): number;
   /** stdout and stderr as text so far. */
   output(): string;
   exited: Promise<number>;
@@ -32,6 +34,13 @@ interface StartOptions {
   onLine?: (line: string) => void;
   /** The URL a stdout line says the process listens on; by default the service's "listening" log line. */
   listeningAt?: (line: string) => string | undefined;
+  /**
+   * Instead of a line: a URL polled until it answers 2xx, for a process that logs nothing when it
+   * listens (LOG_LEVEL=warn or silent); `env` gives it the port. Its origin becomes `url`.
+   */
+  readyUrl?: string;
+  /** Only the last N stdout lines are kept: the bench's servers write hundreds of thousands. */
+  keepLines?: number;
   timeoutMs?: number;
 }
 
@@ -50,6 +59,19 @@ async function* readLines(stream: ReadableStream<Uint8Array>) {
   if (rest) yield rest;
 }
 
+/** Resolves with `url`'s origin once it answers 2xx; stops asking when the process has exited. */
+async function answering(url: string, proc: Subprocess): Promise<string> {
+  while (proc.exitCode === null && proc.signalCode === null) {
+    const ok = await fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return new URL(url).origin;
+    await Bun.sleep(100);
+  }
+  return new Promise(() => {}); // the stdout reader reports the exit
+}
+
 /**
  * Runs `cmd` on a port of the kernel's choosing (PORT=0) and resolves once it says where it listens.
  * stdout and stderr are read to their end in any case, so a chatty process never blocks on a full
@@ -57,7 +79,7 @@ async function* readLines(stream: ReadableStream<Uint8Array>) {
  */
 export async function startProcess(
   cmd: string[],
-  { cwd, env, onLine, listeningAt = serviceListeningAt, timeoutMs = 30_000 }: StartOptions,
+  { cwd, env, onLine, listeningAt = serviceListeningAt, readyUrl, keepLines, timeoutMs = 30_000 }: StartOptions,
 ): Promise<RunningProcess> {
   const proc = Bun.spawn(cmd, {
     cwd,
@@ -66,23 +88,29 @@ export async function startProcess(
     stdout: "pipe",
     stderr: "pipe",
   });
-  const lines: string[] = [];
+  let lines: string[] = [];
+  let lineCount = 0;
+  const kept = () => (keepLines === undefined ? lines : lines.slice(Math.max(0, lines.length - keepLines)));
   let err = "";
   void (async () => {
     const decoder = new TextDecoder();
     for await (const chunk of proc.stderr) err += decoder.decode(chunk, { stream: true });
   })();
-  const output = () => `${lines.join("\n")}\n${err}`;
+  const output = () => `${kept().join("\n")}\n${err}`;
   const listening = new Promise<string>((resolve, reject) => {
     void (async () => {
       for await (const line of readLines(proc.stdout)) {
         lines.push(line);
+        lineCount += 1;
+        // Trimmed in batches, so a long-running process costs no copy per line.
+        if (keepLines !== undefined && lines.length >= 2 * keepLines) lines = kept();
         onLine?.(line);
-        const url = listeningAt(line);
+        const url = readyUrl === undefined ? listeningAt(line) : undefined;
         if (url !== undefined) resolve(url);
       }
       reject(new Error(`${cmd.join(" ")} exited (${await proc.exited}) before listening:\n${output()}`));
     })();
+    if (readyUrl !== undefined) void answering(readyUrl, proc).then(resolve);
   });
   let timer: Timer | undefined;
   const url = await Promise.race([
@@ -97,7 +125,8 @@ export async function startProcess(
   return {
     proc,
     url: url.replace(/\/$/, ""),
-    lines: () => lines.filter(Boolean),
+    lines: () => kept().filter(Boolean),
+    lineCount: () => lineCount,
     output,
     exited: proc.exited,
     stop: () => {
