@@ -25,10 +25,12 @@ export type TaskQuery = NonNullable<NonNullable<Parameters<Api["api"]["tasks"]["
  * The contract's one-sentence error. Elysia's types also list a 422 validation shape for every
  * route with a schema, which this service never sends (its validation errors are 400s).
  */
-export function detailOf(error: { value: object }): string {
-  if ("detail" in error.value && typeof error.value.detail === "string") return error.value.detail;
+export function detailOf({ value }: { value: unknown }): string {
+  if (typeof value === "object" && value !== null && "detail" in value && typeof value.detail === "string")
+    return value.detail;
   // Eden reports a fetch that failed (the API is down, or CORS refused) as a 503 holding the error.
-  return error.value instanceof Error ? "The API cannot be reached." : "The API gave an unexpected answer.";
+  // (A 304 has no body; the browser answers a revalidated fetch from its cache, so none arrives here.)
+  return value instanceof Error ? "The API cannot be reached." : "The API gave an unexpected answer.";
 }
 
 // Checked by `tsc --noEmit`: if Eden's types degraded to `any` across the package boundary (a
