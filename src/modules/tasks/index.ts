@@ -107,7 +107,29 @@ function expected(header: string | undefined): Expected {
 
 type EventRoutes = ReturnType<typeof eventRoutes>;
 
+const updateOptions = {
+  params: t.Object({ id: TaskId }),
+  body: TaskUpdate,
+  parse: "json" as const,
+  headers: t.Object({ "if-match": ifMatch, "idempotency-key": idempotencyKey }),
+  response: { 200: TaskAnswer, ...writeErrors },
+};
+
+interface UpdateContext {
+  user: { id: string };
+  params: { id: string };
+  body: TaskUpdate;
+  headers: { "if-match"?: string };
+  set: { headers: Record<string, string | number> };
+}
+
 function taskRoutes(auth: Authentication, db: Database, events: EventRoutes) {
+  // PUT and PATCH are one route under two methods (docs/api.md): any subset of the writable fields.
+  const update = async ({ user, params, body, headers, set }: UpdateContext) => {
+    const { task, version } = await updateTask(db, user.id, params.id, body, expected(headers["if-match"]));
+    set.headers.etag = taskEtag(version);
+    return task;
+  };
   return (
     new Elysia({ detail: { tags: ["Tasks"] } })
       // Answers carry ETags: browsers must ask again (with If-None-Match) rather than reuse a stored copy.
@@ -217,44 +239,20 @@ function taskRoutes(auth: Authentication, db: Database, events: EventRoutes) {
           detail: { summary: "Get a task" },
         },
       )
-      .put(
-        "/:id",
-        async ({ user, params, body, headers, set }) => {
-          const { task, version } = await updateTask(db, user.id, params.id, body, expected(headers["if-match"]));
-          set.headers.etag = taskEtag(version);
-          return task;
+      .put("/:id", update, {
+        ...updateOptions,
+        detail: {
+          summary: "Update a task",
+          description: "Same as PATCH: any subset of the writable fields; only those given are written.",
         },
-        {
-          params: t.Object({ id: TaskId }),
-          body: TaskUpdate,
-          parse: "json",
-          headers: t.Object({ "if-match": ifMatch, "idempotency-key": idempotencyKey }),
-          response: { 200: TaskAnswer, ...writeErrors },
-          detail: {
-            summary: "Update a task",
-            description: "Same as PATCH: any subset of the writable fields; only those given are written.",
-          },
+      })
+      .patch("/:id", update, {
+        ...updateOptions,
+        detail: {
+          summary: "Update some fields of a task",
+          description: "Only the fields given are written; `null` clears an optional field.",
         },
-      )
-      .patch(
-        "/:id",
-        async ({ user, params, body, headers, set }) => {
-          const { task, version } = await updateTask(db, user.id, params.id, body, expected(headers["if-match"]));
-          set.headers.etag = taskEtag(version);
-          return task;
-        },
-        {
-          params: t.Object({ id: TaskId }),
-          body: TaskUpdate,
-          parse: "json",
-          headers: t.Object({ "if-match": ifMatch, "idempotency-key": idempotencyKey }),
-          response: { 200: TaskAnswer, ...writeErrors },
-          detail: {
-            summary: "Update some fields of a task",
-            description: "Only the fields given are written; `null` clears an optional field.",
-          },
-        },
-      )
+      })
       .delete(
         "/:id",
         async ({ user, params, headers, status }) => {
