@@ -48,7 +48,8 @@ interface Slice {
 
 type Load = Pick<BenchOptions, "threads" | "connections">;
 
-async function runWrk(
+/** One wrk run of `scenario` against `base`: its result line, and the CPU wrk itself used. */
+export async function runWrk(
   base: string,
   scenario: Scenario,
   seconds: number,

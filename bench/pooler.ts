@@ -12,10 +12,12 @@ import { chownSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { SQL, type Subprocess } from "bun";
+import { SQL } from "bun";
 import { type Haproxy, startHaproxy } from "../test/support/haproxy.ts";
 import { type PgBouncer, startPgBouncer } from "../test/support/pgbouncer.ts";
 import { freePort, startProcess } from "../test/support/process.ts";
+import { children } from "./cleanup.ts";
+import { runWrk } from "./measure.ts";
 import { cpuSeconds, processTree } from "./proc.ts";
 import { copyDatabase, luaData, seedTemplate } from "./seed.ts";
 import { SERVER_LOG_TAIL } from "./servers.ts";
@@ -30,6 +32,7 @@ const MODES = {
 } as const;
 type Mode = keyof typeof MODES;
 const SCENARIOS = ["list", "get", "toggle", "update", "create"] as const;
+const LOAD = { threads: "2", connections: "32" };
 
 const { values } = parseArgs({
   options: {
@@ -71,7 +74,6 @@ run([
 const serverUrl = `postgres://postgres@127.0.0.1:${pgPort}/postgres`;
 const postmaster = Number((await Bun.file(join(dir, "data", "postmaster.pid")).text()).split("\n")[0]);
 
-const children = new Set<Subprocess>();
 const helpers = new Set<PgBouncer | Haproxy>();
 async function cleanup() {
   for (const child of children) child.kill("SIGKILL");
@@ -130,14 +132,14 @@ try {
     await ready(base);
     const helperPid = bouncer?.pid ?? haproxy?.pid;
     for (const scenario of SCENARIOS) {
-      await wrk(base, scenario, 1, dataPath); // warm-up: connections opened, statements planned
+      await runWrk(base, scenario, 1, dataPath, LOAD); // warm-up: connections opened, statements planned
       await admin`select pg_stat_statements_reset()`;
       const cpu0 = [
         cpuSeconds([proc.pid]),
         cpuSeconds(processTree(postmaster)),
         helperPid ? cpuSeconds([helperPid]) : 0,
       ];
-      const result = await wrk(base, scenario, seconds, dataPath);
+      const { result } = await runWrk(base, scenario, seconds, dataPath, LOAD);
       const cpu1 = [
         cpuSeconds([proc.pid]),
         cpuSeconds(processTree(postmaster)),
@@ -196,43 +198,4 @@ async function ready(base: string) {
     await Bun.sleep(100);
   }
   throw new Error(`${base} did not become ready`);
-}
-
-interface WrkResult {
-  requests: number;
-  duration_us: number;
-  connect: number;
-  read: number;
-  write: number;
-  status: number;
-  timeout: number;
-  p50_us: number;
-  p99_us: number;
-}
-
-async function wrk(base: string, scenario: string, seconds: number, dataPath: string): Promise<WrkResult> {
-  const proc = Bun.spawn(
-    [
-      "wrk",
-      "-t",
-      "2",
-      "-c",
-      "32",
-      "-d",
-      `${seconds}s`,
-      "-s",
-      join(ROOT, "bench", "wrk.lua"),
-      base,
-      "--",
-      scenario,
-      dataPath,
-    ],
-    { stdout: "pipe", stderr: "pipe" },
-  );
-  children.add(proc);
-  const [out] = await Promise.all([proc.stdout.text(), proc.exited]);
-  children.delete(proc);
-  const line = out.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
-  if (!line) throw new Error(`wrk ${scenario}: no result: ${out}`);
-  return JSON.parse(line.slice("BENCH_RESULT ".length)) as WrkResult;
 }
