@@ -5,11 +5,8 @@
 local fixed = {}
 local counter = 0
 
-local thread_count = 0
-function setup(thread)
-  thread:set("offset", thread_count * 7919)
-  thread_count = thread_count + 1
-end
+-- setup() and done(), beside this file whatever directory wrk runs in.
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "wrk-common.lua")
 
 function init(args)
   local scenario, data = args[1], dofile(args[2])
@@ -41,14 +38,4 @@ end
 function request()
   counter = counter + 1
   return fixed[counter % #fixed + 1]
-end
-
--- One machine-readable line for bench/run.ts; latencies in microseconds.
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_RESULT {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,'
-      .. '"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
 end

@@ -8,11 +8,8 @@ local scenario, data
 local fixed = {}
 local counter = 0
 
-local thread_count = 0
-function setup(thread)
-  thread:set("offset", thread_count * 7919)
-  thread_count = thread_count + 1
-end
+-- setup() and done(), beside this file whatever directory wrk runs in.
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "wrk-common.lua")
 
 local json_headers = function(auth)
   return { ["Authorization"] = auth, ["Content-Type"] = "application/json" }
@@ -62,14 +59,4 @@ function request()
   local body = '{"title":"Renamed ' .. counter .. '","priority":"' .. priorities[counter % 3 + 1]
     .. '","due_date":"2026-12-01T17:00:00.000Z"}'
   return wrk.format("PUT", "/api/tasks/" .. id, json_headers(u.auth), body)
-end
-
--- One machine-readable line for bench/run.ts; latencies in microseconds.
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_RESULT {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,'
-      .. '"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
 end
