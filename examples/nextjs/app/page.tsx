@@ -1,5 +1,9 @@
+import { redirect } from "next/navigation";
 import { TaskBoard } from "../components/task-board.tsx";
+import { currentUser } from "../lib/auth.ts";
 
-export default function Home() {
-  return <TaskBoard />;
+export default async function Home() {
+  const user = await currentUser();
+  if (!user) redirect("/sign-in");
+  return <TaskBoard user={user} />;
 }

@@ -1,7 +1,7 @@
 "use client";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { type FormEvent, useState } from "react";
+import { type FormEvent, useEffect, useState } from "react";
 import { authClient } from "../lib/auth-client.ts";
 import { forgetApiToken } from "../lib/token.ts";
 
@@ -10,6 +10,14 @@ export function AuthForm({ mode }: { mode: "sign-in" | "sign-up" }) {
   const [problem, setProblem] = useState<string>();
   const [busy, setBusy] = useState(false);
   const signingUp = mode === "sign-up";
+
+  // The server sends a signed-in person on from this page, but going Back after signing in shows
+  // it from the router's cache, rendered when they were signed out: ask once more here.
+  useEffect(() => {
+    authClient.getSession().then(({ data }) => {
+      if (data) router.replace("/");
+    });
+  }, [router]);
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -23,7 +31,8 @@ export function AuthForm({ mode }: { mode: "sign-in" | "sign-up" }) {
     setBusy(false);
     if (error) return setProblem(error.message ?? error.statusText);
     forgetApiToken();
-    router.push("/");
+    // Replace: Back from the board should not return to a form that is done with.
+    router.replace("/");
   }
 
   return (

@@ -2,6 +2,7 @@
 import { useRouter } from "next/navigation";
 import { type FormEvent, useCallback, useEffect, useRef, useState } from "react";
 import { detailOf, type Task, type TaskQuery } from "../lib/api.ts";
+import type { User } from "../lib/auth.ts";
 import { authClient } from "../lib/auth-client.ts";
 import { followTaskEvents } from "../lib/events.ts";
 import { forgetApiToken } from "../lib/token.ts";
@@ -17,16 +18,9 @@ type Filters = Required<Pick<TaskQuery, "status" | "sort">> & {
 
 const noFilters: Filters = { status: "all", priority: "", q: "", sort: "created", order: "" };
 
-export function TaskBoard() {
+/** The board of a signed-in user (the page sends anyone else to /sign-in before rendering it). */
+export function TaskBoard({ user }: { user: User }) {
   const router = useRouter();
-  const session = authClient.useSession();
-  const signedOut = !session.isPending && !session.data;
-
-  useEffect(() => {
-    if (signedOut) router.replace("/sign-in");
-  }, [signedOut, router]);
-
-  if (!session.data) return <main className="page">Loading…</main>;
 
   async function signOut() {
     await authClient.signOut();
@@ -39,7 +33,7 @@ export function TaskBoard() {
       <header className="row spread">
         <h1>Tasks</h1>
         <span>
-          {session.data.user.email}{" "}
+          {user.email}{" "}
           <button type="button" onClick={signOut}>
             Sign out
           </button>

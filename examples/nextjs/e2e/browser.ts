@@ -60,21 +60,54 @@ export function browserTest(name: string, browser: () => Browser, fn: () => Prom
   );
 }
 
-export async function signUp(page: Page, webUrl: string, user: { name: string; email: string }) {
-  await page.goto(`${webUrl}/sign-up`);
+/**
+ * Where a person lands after submitting the sign-in or sign-up form (or going Back): the board,
+ * or (the bug this guards against) anywhere else, such as the sign-in page again. The board
+ * counts once its list has loaded, and only if the address is still the board's then.
+ */
+export async function landing(page: Page): Promise<string> {
+  const heading = page.getByRole("heading", { name: "Tasks" });
+  const count = page.getByText(/^\d+ tasks?$/);
+  try {
+    await count.waitFor({ timeout: 8_000 });
+  } catch {
+    return `not the board: ${new URL(page.url()).pathname}`;
+  }
+  const path = new URL(page.url()).pathname;
+  return path === "/" && (await heading.isVisible()) ? "board" : `left the board for ${path}`;
+}
+
+/**
+ * Opens the start page (or, with `webUrl` undefined, stays where the page is, which must show the
+ * sign-in form), follows "Create an account" and signs up.
+ */
+export async function submitSignUp(page: Page, webUrl: string | undefined, user: { name: string; email: string }) {
+  if (webUrl) await page.goto(webUrl);
+  await page.getByRole("link", { name: "Create an account" }).click();
+  await page.getByRole("heading", { name: "Create an account" }).waitFor();
   await page.getByLabel("Name").fill(user.name);
   await page.getByLabel("Email").fill(user.email);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign up" }).click();
-  await page.getByRole("heading", { name: "Tasks" }).waitFor();
+  return landing(page);
 }
 
-export async function signIn(page: Page, webUrl: string, email: string) {
-  await page.goto(`${webUrl}/sign-in`);
+/** Opens the start page (unless `webUrl` is undefined: already on the sign-in form) and signs in. */
+export async function submitSignIn(page: Page, webUrl: string | undefined, email: string) {
+  if (webUrl) await page.goto(webUrl);
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Tasks" }).waitFor();
+  return landing(page);
+}
+
+export async function signUp(page: Page, webUrl: string, user: { name: string; email: string }) {
+  expect(await submitSignUp(page, webUrl, user)).toBe("board");
+}
+
+export async function signIn(page: Page, webUrl: string | undefined, email: string) {
+  expect(await submitSignIn(page, webUrl, email)).toBe("board");
 }
 
 export async function addTask(page: Page, title: string, options: { priority?: string; due?: string } = {}) {

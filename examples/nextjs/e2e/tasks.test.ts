@@ -1,28 +1,14 @@
 // The whole path in a real browser: a person signs up with the example's Better Auth, the page gets
 // a jwt() token, and calls the API on another origin (CORS) with Eden; the API verifies the token
-// through Better Auth's key set. The API runs on embedded PGlite in a temp dir and the example is
-// `next start` of its production build (`bun run build` first), both on free loopback ports.
+// through Better Auth's key set (servers: e2e/servers.ts).
 // Tests run in order and share the first user's page.
 import { afterAll, beforeAll, describe, expect } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { exampleDir, freePort, type RunningProcess, startApi, startWeb } from "../scripts/stack.ts";
-import {
-  addTask,
-  browserTest,
-  expectTitles,
-  launchBrowser,
-  newPage,
-  outputDir,
-  signIn,
-  signUp,
-  taskItem,
-  tasksOnApi,
-} from "./browser.ts";
+import type { RunningProcess } from "../scripts/stack.ts";
+import { addTask, browserTest, expectTitles, newPage, signIn, signUp, taskItem, tasksOnApi } from "./browser.ts";
+import { startTestServers, type TestServers } from "./servers.ts";
 
-let dataDir: string;
+let servers: TestServers;
 let api: RunningProcess;
 let web: RunningProcess;
 let browser: Browser;
@@ -31,38 +17,13 @@ let page: Page;
 const ada = { name: "Ada", email: `ada-${Date.now()}@example.com` };
 
 beforeAll(async () => {
-  if (!existsSync(join(exampleDir, ".next/BUILD_ID"))) {
-    throw new Error("No production build of the example: run `bun run build` in examples/nextjs first");
-  }
-  rmSync(outputDir, { recursive: true, force: true });
-  dataDir = mkdtempSync(join(tmpdir(), "todo-e2e-"));
-  const [apiPort, webPort] = [freePort(), freePort()];
-  const webUrl = `http://127.0.0.1:${webPort}`;
-  const logs = (name: string) => ({ file: join(dataDir, `${name}.log`) });
-  [api, web, browser] = await Promise.all([
-    startApi({
-      port: apiPort,
-      host: "127.0.0.1",
-      webUrl,
-      database: { dataDir: join(dataDir, "db") },
-      output: logs("api"),
-    }),
-    startWeb({
-      port: webPort,
-      host: "127.0.0.1",
-      apiUrl: `http://127.0.0.1:${apiPort}`,
-      mode: "start",
-      output: logs("web"),
-    }),
-    launchBrowser(),
-  ]);
+  servers = await startTestServers();
+  ({ api, web, browser } = servers);
   page = await newPage(browser);
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await Promise.all([web?.stop(), api?.stop()]);
-  rmSync(dataDir, { recursive: true, force: true });
+  await servers?.stop();
 });
 
 describe("the example in Chromium", () => {
@@ -242,9 +203,7 @@ describe("the example in Chromium", () => {
       const before = await page.locator(".tasks > li .title").allTextContents();
       await page.getByRole("button", { name: "Sign out" }).click();
       await page.getByRole("heading", { name: "Sign in" }).waitFor();
-      await page.goto(web.url);
-      await page.getByRole("heading", { name: "Sign in" }).waitFor();
-      await signIn(page, web.url, ada.email);
+      await signIn(page, undefined, ada.email);
       await expectTitles(page, before);
     },
   );

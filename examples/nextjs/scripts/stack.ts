@@ -104,9 +104,12 @@ export async function startWeb(options: {
   apiUrl: string;
   mode: "dev" | "start";
   output: Output;
+  /** Off for the browser tests, which sign in far faster than people do (lib/auth.ts). */
+  authRateLimit?: "off";
 }): Promise<RunningProcess> {
   const url = `http://${options.host ?? "localhost"}:${options.port}`;
   const env = {
+    ...(options.authRateLimit ? { AUTH_RATE_LIMIT: options.authRateLimit } : {}),
     BETTER_AUTH_URL: url,
     // A new secret per start: the sessions it signs live in memory and end with the process anyway.
     BETTER_AUTH_SECRET: randomBytes(32).toString("base64"),

@@ -1,5 +1,8 @@
+import { redirect } from "next/navigation";
 import { AuthForm } from "../../components/auth-form.tsx";
+import { currentUser } from "../../lib/auth.ts";
 
-export default function SignIn() {
+export default async function SignIn() {
+  if (await currentUser()) redirect("/");
   return <AuthForm mode="sign-in" />;
 }

@@ -1,5 +1,8 @@
+import { redirect } from "next/navigation";
 import { AuthForm } from "../../components/auth-form.tsx";
+import { currentUser } from "../../lib/auth.ts";
 
-export default function SignUp() {
+export default async function SignUp() {
+  if (await currentUser()) redirect("/");
   return <AuthForm mode="sign-up" />;
 }
