@@ -2,7 +2,7 @@
 // Everything about the process lives here; the HTTP service itself is createApp().
 import cluster from "node:cluster";
 import { createApp } from "./app.ts";
-import { developmentCurl } from "./auth/dev-token.ts";
+import { developmentCurl, withDevelopmentSecret } from "./auth/dev-token.ts";
 import { createTokenVerifier } from "./auth/verify.ts";
 import { parseArgs, usage } from "./cli.ts";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
@@ -50,13 +50,14 @@ async function openMigrated(config: Config, log: Logger): Promise<DatabaseHandle
 }
 
 async function serve(config: Config, log: Logger) {
+  const auth = withDevelopmentSecret(config.auth, config.dataDir);
   // A worker's primary applied the migrations before forking it.
   const database = cluster.isWorker ? await open(config) : await openMigrated(config, log);
   const notifications = taskNotifications(database, database.sessionUrl, (cause) =>
     log.warn("publishing a task change failed; streams see it at their next keep-alive", { cause }),
   );
   const events = liveEvents(database.db, notifications, log);
-  const app = createApp({ config, database, verifyToken: createTokenVerifier(config.auth), log, events });
+  const app = createApp({ config, database, verifyToken: createTokenVerifier(auth), log, events });
   // Only workers share the port: a second service started by mistake on a taken port fails
   // instead of silently taking half of the connections.
   app.listen({
@@ -91,10 +92,10 @@ async function serve(config: Config, log: Logger) {
   // handler; logged before them, a SIGTERM right after it killed the process (exit 143).
   log.info("listening", { url: server.url.href, database: database.kind, pooler: config.databasePooler });
 
-  const tryIt = await developmentCurl(config.auth, server.url);
+  const tryIt = await developmentCurl(auth, server.url);
   if (tryIt) {
     log.warn(
-      "BETTER_AUTH_SECRET is not set: tokens are signed with a random secret that dies with this process; try the line below",
+      `BETTER_AUTH_SECRET is not set: tokens are signed with a development secret kept in ${config.dataDir}, which \`bun run token\` uses too; try the line below`,
     );
     console.log(tryIt);
   }

@@ -1,6 +1,9 @@
 // Start-up rules for authentication: what each set of variables means, the refusals in
 // production, the random secret and curl line of a bare development start, and `bun run token`.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import { loadConfig } from "../src/config.ts";
@@ -156,7 +159,13 @@ describe(`start-up (${driver})`, () => {
   }, 30_000);
 
   test("development with nothing configured starts and prints one curl line that works as printed", async () => {
-    const service = spawn(serviceCommand, { ...serviceEnv(), NODE_ENV: "development", LOG_LEVEL: "info" });
+    const dataDir = mkdtempSync(join(tmpdir(), "todo-dev-secret-"));
+    const service = spawn(serviceCommand, {
+      ...serviceEnv(),
+      DATA_DIR: dataDir,
+      NODE_ENV: "development",
+      LOG_LEVEL: "info",
+    });
     try {
       // Up to the newline: a chunk can end in the middle of the line.
       const line = (await service.waitFor(/^curl .*\n/m))[0].trimEnd();
@@ -174,10 +183,11 @@ describe(`start-up (${driver})`, () => {
       service.proc.kill("SIGTERM");
     }
     const { code, stdout } = await service.finished();
+    rmSync(dataDir, { recursive: true, force: true });
     expect(code).toBe(0);
     expect(stdout.match(/^curl /gm)).toHaveLength(1);
     expect(stdout).toContain(
-      '"msg":"BETTER_AUTH_SECRET is not set: tokens are signed with a random secret that dies with this process; try the line below"',
+      `"msg":"BETTER_AUTH_SECRET is not set: tokens are signed with a development secret kept in ${dataDir}, which \`bun run token\` uses too; try the line below"`,
     );
   }, 30_000);
 
@@ -233,15 +243,56 @@ describe(`bun run token (${driver})`, () => {
     30_000,
   );
 
-  test("no BETTER_AUTH_SECRET: exit 1, since no server would accept the token", async () => {
-    const { code, stdout, stderr } = await spawn(
-      ["bun", "--no-env-file", "src/auth/token-cli.ts", "--sub", "alice"],
-      {},
-    ).finished();
+  test("the README's zero-config start: `bun run dev`, then `bun run token`, then the token works", async () => {
+    // The README's commands as written; the environment only keeps them off this machine's port
+    // 8000 and ./data (a fresh clone has no .env, so nothing else is set).
+    const dataDir = mkdtempSync(join(tmpdir(), "todo-readme-"));
+    const env = { HOME: process.env.HOME ?? "/tmp", DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" };
+    const startDev = () => spawn(["bun", "run", "dev"], env);
+    let dev = startDev();
+    try {
+      const listening = async () => JSON.parse((await dev.waitFor(/^\{.*"msg":"listening".*\n/m))[0]).url as string;
+      let api = await listening();
+      const { code, stdout, stderr } = await token(["--sub", "alice"], env);
+      expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+      const TOKEN = stdout.trim();
+      const list = await fetch(new URL("/api/tasks", api), { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect([list.status, await list.json()]).toEqual([200, []]);
+      // Kept for this user alone, and for the next start: the token outlives a restart.
+      expect(statSync(join(dataDir, "development-secret")).mode & 0o777).toBe(0o600);
+      dev.proc.kill("SIGTERM");
+      await dev.finished();
+      dev = startDev();
+      api = await listening();
+      const again = await fetch(new URL("/api/tasks", api), { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(again.status).toBe(200);
+      expect(readFileSync(join(dataDir, "development-secret"), "utf8")).not.toContain(TOKEN);
+    } finally {
+      dev.proc.kill("SIGTERM");
+      await dev.finished();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  test("only a key set configured: exit 1, since the service would not accept a token signed here", async () => {
+    const { code, stdout, stderr } = await spawn(["bun", "--no-env-file", "src/auth/token-cli.ts", "--sub", "alice"], {
+      BETTER_AUTH_URL: "https://app.example.com",
+    }).finished();
     expect(code).toBe(1);
     expect(stdout).toBe("");
     expect(stderr.trim()).toBe(
-      "BETTER_AUTH_SECRET is not set: the server would not accept a token signed with anything else (put it in .env)",
+      "BETTER_AUTH_SECRET is not set: the server checks tokens against BETTER_AUTH_URL's keys only (get one from the frontend, or set BETTER_AUTH_SECRET on both)",
     );
+  }, 30_000);
+
+  test("production with nothing configured: exit 1 with the service's own refusal, and no secret file", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "todo-prod-"));
+    const { code, stdout, stderr } = await spawn(["bun", "--no-env-file", "src/auth/token-cli.ts", "--sub", "alice"], {
+      NODE_ENV: "production",
+      DATA_DIR: dataDir,
+    }).finished();
+    const written = Array.from(new Bun.Glob("*").scanSync(dataDir));
+    rmSync(dataDir, { recursive: true, force: true });
+    expect([code, stdout, stderr.trim(), written]).toEqual([1, "", `config: ${NOTHING_CONFIGURED}`, []]);
   }, 30_000);
 });

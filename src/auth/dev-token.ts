@@ -1,7 +1,12 @@
 // Tokens this service can mint for itself: HS256 with the shared secret, for manual testing,
 // scripts and the development start-up line. Real tokens come from the frontend's Better Auth.
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import { jwt } from "@elysiajs/jwt";
-import type { AuthConfig } from "../config.ts";
+import { type AuthConfig, MIN_SECRET_BYTES } from "../config.ts";
+
+/** Under DATA_DIR: the secret a development start with nothing configured signs with. */
+export const DEVELOPMENT_SECRET_FILE = "development-secret";
 
 export interface DevTokenClaims {
   sub: string;
@@ -14,6 +19,40 @@ export async function mintToken(secret: string, claims: DevTokenClaims, ttl = "1
   // The plugin's signer, reached without a request: it is the one piece of @elysiajs/jwt that
   // fits here (its verify() cannot tell expired from invalid, see verify.ts).
   return jwt({ secret, alg: "HS256" }).decorator.jwt.sign({ ...claims, exp: ttl });
+}
+
+/**
+ * The auth settings a process uses. With nothing configured outside production, config.ts made up
+ * a secret for this process; `bun run dev` and `bun run token` are two processes that must agree
+ * on one, so the first to need it keeps its own under the data dir (mode 0600: only this user can
+ * read it) and every later one reads it from there. Production never gets here: config.ts refuses
+ * to start without a configured key.
+ */
+export function withDevelopmentSecret(auth: AuthConfig, dataDir: string): AuthConfig {
+  if (!auth.generatedSecret || auth.secret === undefined) return auth;
+  const path = join(dataDir, DEVELOPMENT_SECRET_FILE);
+  mkdirSync(dataDir, { recursive: true });
+  // Written whole to a file of our own, then linked into place: link() fails if another process
+  // got there first, so two starting at once both end up with that one, never half a file.
+  const draft = `${path}.${process.pid}.tmp`;
+  const fd = openSync(draft, "w", 0o600);
+  try {
+    writeSync(fd, `${auth.secret}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(draft, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  } finally {
+    rmSync(draft, { force: true });
+  }
+  const secret = readFileSync(path, "utf8").trim();
+  if (new TextEncoder().encode(secret).length < MIN_SECRET_BYTES) {
+    throw new Error(`${path} holds no usable secret (under ${MIN_SECRET_BYTES} bytes); delete it to make a new one`);
+  }
+  return { ...auth, secret };
 }
 
 /**

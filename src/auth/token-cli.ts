@@ -1,8 +1,9 @@
 // `bun run token -- --sub alice [--email a@x] [--name Alice] [--ttl 1h]` prints an HS256 token
-// signed with BETTER_AUTH_SECRET, for curl and scripts. Exit 2: bad arguments; 1: no usable secret.
+// signed with BETTER_AUTH_SECRET (or, with nothing configured in development, the secret `bun run
+// dev` keeps under DATA_DIR), for curl and scripts. Exit 2: bad arguments; 1: no usable secret.
 import { parseArgs } from "node:util";
 import { type AuthConfig, ConfigError, loadConfig } from "../config.ts";
-import { mintToken } from "./dev-token.ts";
+import { mintToken, withDevelopmentSecret } from "./dev-token.ts";
 
 const USAGE = "usage: bun run token -- --sub <user id> [--email <email>] [--name <name>] [--ttl <30m|1h|7d>]";
 
@@ -26,9 +27,9 @@ export async function tokenCommand(args: string[], auth: AuthConfig): Promise<nu
     console.error(`--sub is required\n${USAGE}`);
     return 2;
   }
-  if (auth.secret === undefined || auth.generatedSecret) {
+  if (auth.secret === undefined) {
     console.error(
-      "BETTER_AUTH_SECRET is not set: the server would not accept a token signed with anything else (put it in .env)",
+      "BETTER_AUTH_SECRET is not set: the server checks tokens against BETTER_AUTH_URL's keys only (get one from the frontend, or set BETTER_AUTH_SECRET on both)",
     );
     return 1;
   }
@@ -45,7 +46,8 @@ export async function tokenCommand(args: string[], auth: AuthConfig): Promise<nu
 if (import.meta.main) {
   let auth: AuthConfig;
   try {
-    auth = loadConfig().auth;
+    const config = loadConfig();
+    auth = withDevelopmentSecret(config.auth, config.dataDir);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     for (const problem of error.problems) console.error(`config: ${problem}`);
