@@ -128,6 +128,31 @@ describe(`request log (${driver})`, () => {
     }
   });
 
+  test("a CORS preflight gets its line too, answered before routing (no route), and the id", async () => {
+    for (const origin of ["http://localhost:3000", "https://elsewhere.example"]) {
+      const { res, requestLines } = await logged("OPTIONS", "/api/tasks", {
+        headers: {
+          origin,
+          "access-control-request-method": "PATCH",
+          "access-control-request-headers": "authorization, if-match",
+          "x-request-id": `preflight-${origin.length}`,
+        },
+      });
+      expect(res.status).toBe(204);
+      expect(res.headers.get("x-request-id")).toBe(`preflight-${origin.length}`);
+      expect(requestLines).toHaveLength(1);
+      expect(requestLines[0]).toMatchObject({
+        level: "info",
+        request_id: `preflight-${origin.length}`,
+        method: "OPTIONS",
+        route: null,
+        status: 204,
+        user_id: null,
+      });
+      expect(requestLines[0]!.duration_ms).toBeGreaterThanOrEqual(0);
+    }
+  });
+
   test("an authenticated request logs the user id and the route pattern, not the path", async () => {
     const token = await tokenFor("log-user-1");
     const created = await send(ctx.app, { method: "POST", path: "/api/tasks", token, body: { title: "logged" } });

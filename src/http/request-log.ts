@@ -46,12 +46,29 @@ function write(trace: Trace, fields: LogFields & { status: number }, more: LogFi
 }
 
 /**
+ * A CORS preflight is answered by @elysiajs/cors from its onRequest hook, and Elysia runs no later
+ * hook for a request an onRequest hook answered, onAfterResponse included. The wrap around the
+ * whole handler still sees the response: preflights get their line from there.
+ */
+async function logPreflight(request: Request, response: Response | Promise<Response>): Promise<Response> {
+  const answer = await response;
+  const trace = traces.get(request);
+  if (trace)
+    write(trace, { request_id: trace.id, method: request.method, route: null, status: answer.status, user_id: null });
+  return answer;
+}
+
+/**
  * Register before every other plugin: its onRequest must run first, so that even a request
  * refused there (413) carries an id. Statuses come from `set.status`, which the root error
  * handler sets for the responses it makes.
  */
 export function requestLog(log: Logger) {
   return new Elysia({ name: "request-log" })
+    .wrap((handle, request) => (...args: unknown[]) => {
+      const response = handle(...args) as unknown as Response | Promise<Response>;
+      return request.method === "OPTIONS" ? logPreflight(request, response) : response;
+    })
     .onRequest(({ request, set }) => {
       const incoming = request.headers.get("x-request-id");
       const id = incoming !== null && WELL_FORMED_ID.test(incoming) ? incoming : crypto.randomUUID();
