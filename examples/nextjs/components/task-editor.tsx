@@ -67,11 +67,21 @@ export function TaskEditor({ id, onDone }: { id: string; onDone: () => void }) {
   const { task } = version;
   return (
     // A new version (after a 412) remounts the form, so its fields show the current values.
-    <form key={`${task.updated_at}`} onSubmit={save} className="stack editor" aria-label={`Edit ${task.title}`}>
+    <form
+      key={`${task.updated_at}`}
+      onSubmit={save}
+      onKeyDown={(event) => {
+        if (event.key === "Escape") onDone();
+      }}
+      className="stack editor"
+      aria-label={`Edit ${task.title}`}
+    >
       {problem && <p role="alert">{problem}</p>}
       <label>
         Title
-        <input name="title" required maxLength={200} defaultValue={task.title} />
+        {/* Focus follows the person into the form they opened (Escape takes it back). */}
+        {/* biome-ignore lint/a11y/noAutofocus: the form appears because the person asked for it */}
+        <input name="title" required maxLength={200} defaultValue={task.title} autoFocus />
       </label>
       <label>
         Description
@@ -86,7 +96,9 @@ export function TaskEditor({ id, onDone }: { id: string; onDone: () => void }) {
         <input name="due_date" type="date" defaultValue={dateOf(task)} />
       </label>
       <div className="row">
-        <button type="submit">Save</button>
+        <button type="submit" className="primary">
+          Save
+        </button>
         <button type="button" onClick={onDone}>
           Cancel
         </button>

@@ -28,8 +28,8 @@ export function launchBrowser(): Promise<Browser> {
 }
 
 /** A page in a new context (its own cookies: another device), failing fast rather than at the test's timeout. */
-export async function newPage(browser: Browser): Promise<Page> {
-  const context = await browser.newContext();
+export async function newPage(browser: Browser, viewport?: { width: number; height: number }): Promise<Page> {
+  const context = await browser.newContext(viewport ? { viewport, isMobile: true, hasTouch: true } : {});
   context.setDefaultTimeout(10_000);
   return context.newPage();
 }
@@ -148,4 +148,13 @@ export async function tasksOnApi(page: Page, apiUrl: string) {
   const response = await fetch(`${apiUrl}/api/tasks?sort=title`, { headers: { authorization: `Bearer ${token}` } });
   if (!response.ok) throw new Error(`GET /api/tasks: ${response.status} ${await response.text()}`);
   return (await response.json()) as Task[];
+}
+
+/** Polls `condition` until it holds; fails after `timeoutMs`. */
+export async function waitUntil(condition: () => Promise<boolean> | boolean, timeoutMs = 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`not true within ${timeoutMs} ms: ${condition}`);
+    await Bun.sleep(50);
+  }
 }

@@ -3,9 +3,21 @@
 // through Better Auth's key set (servers: e2e/servers.ts).
 // Tests run in order and share the first user's page.
 import { afterAll, beforeAll, describe, expect } from "bun:test";
+import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import type { RunningProcess } from "../scripts/stack.ts";
-import { addTask, browserTest, expectTitles, newPage, signIn, signUp, taskItem, tasksOnApi } from "./browser.ts";
+import {
+  addTask,
+  browserTest,
+  expectTitles,
+  newPage,
+  outputDir,
+  signIn,
+  signUp,
+  taskItem,
+  tasksOnApi,
+  waitUntil,
+} from "./browser.ts";
 import { startTestServers, type TestServers } from "./servers.ts";
 
 let servers: TestServers;
@@ -57,13 +69,29 @@ describe("the example in Chromium", () => {
   );
 
   browserTest(
-    "toggles a task done",
+    "toggles a task done at once, before the server has answered",
     () => browser,
     async () => {
+      // The API's answer held back for a second: the box must change without waiting for it.
+      let release = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      await page.route("**/api/tasks/*/complete", async (route) => {
+        if (route.request().method() === "PATCH") await held;
+        await route.continue();
+      });
       await taskItem(page, "Buy milk").getByRole("checkbox").click();
-      await taskItem(page, "Buy milk").and(page.locator(".done")).waitFor();
-      const milk = (await tasksOnApi(page, api.url)).find((t) => t.title === "Buy milk");
-      expect(milk?.completed).toBe(true);
+      await taskItem(page, "Buy milk").and(page.locator(".done")).waitFor({ timeout: 500 });
+      expect(await taskItem(page, "Buy milk").getByRole("checkbox").isChecked()).toBe(true);
+      release();
+      const deadline = Date.now() + 5_000;
+      while ((await tasksOnApi(page, api.url)).find((t) => t.title === "Buy milk")?.completed !== true) {
+        expect(Date.now()).toBeLessThan(deadline);
+        await Bun.sleep(50);
+      }
+      expect(await taskItem(page, "Buy milk").getByRole("checkbox").isChecked()).toBe(true);
+      await page.unrouteAll({ behavior: "wait" });
     },
   );
 
@@ -98,26 +126,44 @@ describe("the example in Chromium", () => {
   );
 
   browserTest(
-    "edits a task",
+    "edits a task: focus moves into the form, Escape closes it and gives focus back; the description shows",
     () => browser,
     async () => {
-      await page.getByRole("button", { name: "Edit: Call the plumber" }).click();
-      const form = page.getByRole("form", { name: "Edit Call the plumber" });
+      const edit = page.getByRole("button", { name: "Edit: Call the plumber" });
+      await edit.click();
+      let form = page.getByRole("form", { name: "Edit Call the plumber" });
+      await form.getByLabel("Title").waitFor();
+      await waitUntil(() => form.getByLabel("Title").evaluate((input) => input === document.activeElement));
+      await page.keyboard.press("Escape");
+      await form.waitFor({ state: "detached" });
+      await waitUntil(() => edit.evaluate((button) => button === document.activeElement));
+
+      await edit.click();
+      form = page.getByRole("form", { name: "Edit Call the plumber" });
       await form.getByLabel("Title").fill("Call the plumber again");
       await form.getByLabel("Description").fill("The kitchen sink drips.");
       await form.getByRole("button", { name: "Save" }).click();
       await expectTitles(page, ["Call the plumber again", "Write the report", "Buy milk"]);
+      await taskItem(page, "Call the plumber again").getByText("The kitchen sink drips.").waitFor();
       const edited = (await tasksOnApi(page, api.url)).find((t) => t.title === "Call the plumber again");
       expect([edited?.description, edited?.priority]).toEqual(["The kitchen sink drips.", "medium"]);
     },
   );
 
   browserTest(
-    "deletes a task",
+    "deletes a task at once, can undo it, and the delete reaches the API once the undo is gone",
     () => browser,
     async () => {
       await page.getByRole("button", { name: "Delete: Buy milk" }).click();
       await expectTitles(page, ["Call the plumber again", "Write the report"]);
+      await page.getByRole("status").getByRole("button", { name: "Undo" }).click();
+      await expectTitles(page, ["Call the plumber again", "Write the report", "Buy milk"]);
+      expect((await tasksOnApi(page, api.url)).map((t) => t.title)).toContain("Buy milk");
+
+      await page.getByRole("button", { name: "Delete: Buy milk" }).click();
+      await expectTitles(page, ["Call the plumber again", "Write the report"]);
+      await page.getByRole("status").waitFor({ state: "detached", timeout: 8_000 });
+      await waitUntil(async () => (await tasksOnApi(page, api.url)).length === 2);
       expect((await tasksOnApi(page, api.url)).map((t) => t.title)).toEqual([
         "Call the plumber again",
         "Write the report",
@@ -132,6 +178,38 @@ describe("the example in Chromium", () => {
       await page.reload();
       await expectTitles(page, ["Call the plumber again", "Write the report"]);
       await expect(taskItem(page, "Write the report").getByRole("checkbox").isChecked()).resolves.toBe(false);
+    },
+  );
+
+  browserTest(
+    "the board on a 390×844 phone: no failed request (favicon), visible filter labels, one-line titles and dates",
+    () => browser,
+    async () => {
+      const phone = await newPage(browser, { width: 390, height: 844 });
+      const failed: string[] = [];
+      phone.on("response", (response) => {
+        if (response.status() >= 400) failed.push(`${response.status()} ${response.url()}`);
+      });
+      await signIn(phone, web.url, ada.email);
+      await expectTitles(phone, ["Call the plumber again", "Write the report"]);
+      for (const label of ["Status", "Priority", "Search", "Sort by", "Order"]) {
+        await phone.locator(".filters label > span", { hasText: new RegExp(`^${label}$`) }).waitFor();
+      }
+      const lines = async (selector: string) =>
+        phone
+          .locator(selector)
+          .evaluateAll((elements) =>
+            elements.map((e) =>
+              Math.round(e.getBoundingClientRect().height / Number.parseFloat(getComputedStyle(e).lineHeight)),
+            ),
+          );
+      expect(await lines(".tasks .title")).toEqual([1, 1]);
+      expect(await lines(".tasks time")).toEqual([1]);
+      expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await phone.screenshot({ path: join(outputDir, "board-390x844-online.png"), fullPage: true });
+      await page.screenshot({ path: join(outputDir, "board-desktop-online.png"), fullPage: true });
+      expect(failed).toEqual([]);
+      await phone.context().close();
     },
   );
 
