@@ -1,30 +1,41 @@
 "use client";
 import { useRouter } from "next/navigation";
-import { type FormEvent, useCallback, useEffect, useRef, useState } from "react";
-import { detailOf, type Task, type TaskQuery } from "../lib/api.ts";
+import { type FormEvent, useEffect, useRef, useState, useSyncExternalStore } from "react";
+import type { Task } from "../lib/api.ts";
 import type { User } from "../lib/auth.ts";
 import { authClient } from "../lib/auth-client.ts";
 import { followTaskEvents } from "../lib/events.ts";
+import { forgetAppShell, keepAppShell } from "../lib/offline/shell.ts";
+import { type Conflict, type ShownTask, TaskSync } from "../lib/offline/sync.ts";
+import { type Filters, noFilters, visibleTasks } from "../lib/offline/view.ts";
 import { forgetApiToken } from "../lib/token.ts";
 import { useApi } from "./api-provider.tsx";
 import { PrioritySelect } from "./priority-select.tsx";
 import { TaskEditor } from "./task-editor.tsx";
 
-type Filters = Required<Pick<TaskQuery, "status" | "sort">> & {
-  priority: NonNullable<TaskQuery["priority"]> | "";
-  order: NonNullable<TaskQuery["order"]> | "";
-  q: string;
-};
-
-const noFilters: Filters = { status: "all", priority: "", q: "", sort: "created", order: "" };
-
 /** The board of a signed-in user (the page sends anyone else to /sign-in before rendering it). */
 export function TaskBoard({ user }: { user: User }) {
   const router = useRouter();
+  const { api, url } = useApi();
+  const [sync, setSync] = useState<TaskSync>();
+
+  useEffect(() => {
+    const opened = new TaskSync(user.id, api);
+    setSync(opened);
+    // Any change, from this tab or another device, arrives as an event: the copy catches up.
+    const stop = new AbortController();
+    followTaskEvents(url, stop.signal, { onOpen: () => opened.pull(), onEvent: () => opened.pull() });
+    void keepAppShell().catch(() => {});
+    return () => {
+      stop.abort();
+      opened.close();
+    };
+  }, [api, url, user.id]);
 
   async function signOut() {
     await authClient.signOut();
     forgetApiToken();
+    await forgetAppShell();
     router.replace("/sign-in");
   }
 
@@ -39,7 +50,7 @@ export function TaskBoard({ user }: { user: User }) {
           </button>
         </span>
       </header>
-      <Tasks />
+      {sync ? <Tasks sync={sync} /> : <p className="count">Loading…</p>}
     </main>
   );
 }
@@ -59,54 +70,23 @@ function shortDate(iso: string) {
   });
 }
 
-function Tasks() {
-  const { api, url } = useApi();
+function Tasks({ sync }: { sync: TaskSync }) {
+  const snapshot = useSyncExternalStore(sync.subscribe, sync.getSnapshot, sync.getSnapshot);
   const [filters, setFilters] = useState<Filters>(noFilters);
-  const [tasks, setTasks] = useState<Task[]>([]);
-  const [total, setTotal] = useState<number>();
-  const [editing, setEditing] = useState<string>();
-  const [problem, setProblem] = useState<string>();
-  /** Toggles shown at once, before the server has answered: id → the state shown. */
-  const [toggled, setToggled] = useState<Record<string, boolean>>({});
-  /** A delete waiting out its undo time; sent when the time is up, or when the page goes away. */
+  /**
+   * The task being edited as the editor opened on it, and that version's If-Match: a change that
+   * arrives meanwhile does not shift the form under the person; saving then meets it as a conflict.
+   */
+  const [editing, setEditing] = useState<{ task: Task; ifMatch: ReturnType<TaskSync["ifMatchFor"]> }>();
+  /** A delete waiting out its undo time; queued when the time is up, or when the page goes away. */
   const [deleting, setDeleting] = useState<{ task: Task; timer: ReturnType<typeof setTimeout> }>();
-  const latestLoad = useRef(0);
   const editButtons = useRef(new Map<string, HTMLButtonElement>());
 
-  const load = useCallback(async () => {
-    const query: TaskQuery = { status: filters.status, sort: filters.sort };
-    if (filters.priority) query.priority = filters.priority;
-    if (filters.order) query.order = filters.order;
-    if (filters.q) query.q = filters.q;
-    const thisLoad = ++latestLoad.current;
-    const { data, error, response } = await api.api.tasks.get({ query });
-    // A slower answer to an older query must not replace a newer one.
-    if (thisLoad !== latestLoad.current) return;
-    if (error) return setProblem(detailOf(error));
-    setTasks(data);
-    setTotal(Number(response.headers.get("x-total-count")));
-  }, [api, filters]);
-
-  useEffect(() => {
-    load();
-  }, [load]);
-
-  // Any change, from this tab or another device, reloads the list: the server filters and sorts.
-  const reload = useRef(load);
-  useEffect(() => {
-    reload.current = load;
-  }, [load]);
-  useEffect(() => {
-    const stop = new AbortController();
-    followTaskEvents(url, stop.signal, { onOpen: () => reload.current(), onEvent: () => reload.current() });
-    return () => stop.abort();
-  }, [url]);
-
-  async function act(request: Promise<{ error: { value: object } | null }>) {
-    const { error } = await request;
-    setProblem(error ? detailOf(error) : undefined);
-    await load();
-  }
+  const byId = new Map(snapshot.tasks.map((shown) => [shown.task.id, shown]));
+  const shown = visibleTasks(
+    snapshot.tasks.filter((t) => t.task.id !== deleting?.task.id).map((t) => t.task),
+    filters,
+  ).map((task) => byId.get(task.id) as ShownTask);
 
   async function create(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -114,43 +94,43 @@ function Tasks() {
     const form = new FormData(formElement);
     const priority = String(form.get("priority"));
     const dueDate = String(form.get("due_date"));
-    await act(
-      api.api.tasks.post({
+    formElement.reset();
+    await sync.enqueue({
+      kind: "create",
+      id: `local-${crypto.randomUUID()}`,
+      body: {
         title: String(form.get("title")),
         priority: priority === "" ? null : (priority as Task["priority"]),
         due_date: dueDate === "" ? null : dueDate,
-      }),
-    );
-    formElement.reset();
+      },
+    });
   }
 
-  async function toggle(task: Task) {
-    const completed = !(toggled[task.id] ?? task.completed);
-    setToggled((shown) => ({ ...shown, [task.id]: completed }));
-    // Sets the state shown rather than flipping: two quick clicks end where the box shows.
-    await act(api.api.tasks({ id: task.id }).complete.patch({ completed }));
-    setToggled(({ [task.id]: _, ...rest }) => rest);
+  function toggle(task: Task) {
+    // Sets the state shown rather than flipping: a retry, or two quick clicks, end where the box shows.
+    void sync.enqueue({ kind: "toggle", id: task.id, completed: !task.completed, ifMatch: sync.ifMatchFor(task.id) });
   }
 
-  const sendDelete = useCallback(
-    async (task: Task) => {
-      const { error } = await api.api.tasks({ id: task.id }).delete();
-      setProblem(error ? detailOf(error) : undefined);
-      await reload.current();
-    },
-    [api],
-  );
+  const queueDelete = (task: Task) => sync.enqueue({ kind: "delete", id: task.id, ifMatch: sync.ifMatchFor(task.id) });
 
   function remove(task: Task) {
     if (deleting) {
       clearTimeout(deleting.timer);
-      void sendDelete(deleting.task);
+      void queueDelete(deleting.task);
     }
     const timer = setTimeout(() => {
       setDeleting(undefined);
-      void sendDelete(task);
+      void queueDelete(task);
     }, UNDO_MS);
     setDeleting({ task, timer });
+  }
+
+  /** The delete made now, without waiting out the undo time. */
+  function commitDelete() {
+    if (!deleting) return;
+    clearTimeout(deleting.timer);
+    setDeleting(undefined);
+    void queueDelete(deleting.task);
   }
 
   function undo() {
@@ -165,11 +145,11 @@ function Tasks() {
     if (!deleting) return;
     const flush = () => {
       clearTimeout(deleting.timer);
-      void sendDelete(deleting.task);
+      void sync.enqueue({ kind: "delete", id: deleting.task.id, ifMatch: sync.ifMatchFor(deleting.task.id) });
     };
     window.addEventListener("pagehide", flush);
     return () => window.removeEventListener("pagehide", flush);
-  }, [deleting, sendDelete]);
+  }, [deleting, sync]);
 
   function setFilter<K extends keyof Filters>(key: K, value: Filters[K]) {
     setFilters((current) => ({ ...current, [key]: value }));
@@ -177,13 +157,11 @@ function Tasks() {
 
   function closeEditor(id: string) {
     setEditing(undefined);
-    load();
     // Back to where the person was: the Edit button of the task they edited.
     requestAnimationFrame(() => editButtons.current.get(id)?.focus());
   }
 
-  const shown = tasks.filter((task) => task.id !== deleting?.task.id);
-  const count = total === undefined ? undefined : total - (tasks.length - shown.length);
+  const count = snapshot.ready ? shown.length : undefined;
 
   return (
     <>
@@ -248,30 +226,48 @@ function Tasks() {
         </label>
       </fieldset>
 
-      {problem && <p role="alert">{problem}</p>}
-      <p aria-live="polite" className="count">
-        {count === undefined ? "Loading…" : `${count} ${count === 1 ? "task" : "tasks"}`}
+      {snapshot.problem && <p role="alert">{snapshot.problem}</p>}
+      {snapshot.conflicts.map((conflict) => (
+        <ConflictNotice key={conflict.seq} conflict={conflict} sync={sync} />
+      ))}
+      <p className="status-line">
+        <span aria-live="polite" className="count">
+          {count === undefined ? "Loading…" : `${count} ${count === 1 ? "task" : "tasks"}`}
+        </span>
+        {!snapshot.online && <span className="offline">Offline</span>}
+        {snapshot.waiting > 0 && (
+          <span className="waiting">
+            {snapshot.waiting} {snapshot.waiting === 1 ? "change" : "changes"} waiting to sync
+          </span>
+        )}
       </p>
 
       <ul className="tasks">
-        {shown.map((task) => {
-          const completed = toggled[task.id] ?? task.completed;
-          return editing === task.id ? (
+        {shown.map(({ task, pending }) =>
+          editing?.task.id === task.id ? (
             <li key={task.id} className="editing">
-              <TaskEditor id={task.id} onDone={() => closeEditor(task.id)} />
+              <TaskEditor
+                task={editing.task}
+                onSave={(changes) => {
+                  if (Object.keys(changes).length > 0)
+                    void sync.enqueue({ kind: "edit", id: task.id, changes, ifMatch: editing.ifMatch });
+                  closeEditor(task.id);
+                }}
+                onCancel={() => closeEditor(task.id)}
+              />
             </li>
           ) : (
-            <li key={task.id} className={completed ? "done" : undefined}>
+            <li key={task.id} className={task.completed ? "done" : undefined} data-pending={pending || undefined}>
               <input
                 type="checkbox"
-                checked={completed}
+                checked={task.completed}
                 aria-label={`Done: ${task.title}`}
                 onChange={() => toggle(task)}
               />
               <div className="body">
                 <span className="title">{task.title}</span>
                 {task.description && <p className="description">{task.description}</p>}
-                {(task.priority || task.due_date) && (
+                {(task.priority || task.due_date || pending) && (
                   <span className="meta">
                     {task.priority && <span className={`badge ${task.priority}`}>{task.priority}</span>}
                     {task.due_date && (
@@ -279,6 +275,7 @@ function Tasks() {
                         due {shortDate(task.due_date)}
                       </time>
                     )}
+                    {pending && <span className="pending-mark">not synced yet</span>}
                   </span>
                 )}
               </div>
@@ -290,7 +287,7 @@ function Tasks() {
                     if (button) editButtons.current.set(task.id, button);
                     else editButtons.current.delete(task.id);
                   }}
-                  onClick={() => setEditing(task.id)}
+                  onClick={() => setEditing({ task, ifMatch: sync.ifMatchFor(task.id) })}
                   aria-label={`Edit: ${task.title}`}
                 >
                   Edit
@@ -305,8 +302,8 @@ function Tasks() {
                 </button>
               </span>
             </li>
-          );
-        })}
+          ),
+        )}
       </ul>
 
       {deleting && (
@@ -315,8 +312,44 @@ function Tasks() {
           <button type="button" onClick={undo}>
             Undo
           </button>
+          <button type="button" aria-label="Dismiss" onClick={() => commitDelete()}>
+            ✕
+          </button>
         </div>
       )}
     </>
+  );
+}
+
+function describeOp(op: Conflict["ops"][number]) {
+  if (op.kind === "toggle") return op.completed ? "marked done" : "marked not done";
+  if (op.kind === "delete") return "deleted";
+  if (op.kind === "create") return "created";
+  return Object.entries(op.changes ?? {})
+    .map(([field, value]) => `${field.replace("_", " ")} → ${value ?? "none"}`)
+    .join(", ");
+}
+
+/** A change the API refused (412): the task changed elsewhere first. The person decides. */
+function ConflictNotice({ conflict, sync }: { conflict: Conflict; sync: TaskSync }) {
+  const title = conflict.current?.title ?? (conflict.ops[0]?.kind === "edit" ? conflict.ops[0].changes?.title : "");
+  return (
+    <div className="conflict" role="alert">
+      <p>
+        “{title}” was changed on another device before your change arrived
+        {conflict.current ? "; it is shown as it is now." : ", and deleted there."} Your change:{" "}
+        {conflict.ops.map(describeOp).join("; ")}.
+      </p>
+      <div className="row">
+        {conflict.current && (
+          <button type="button" className="primary" onClick={() => sync.resolve(conflict, true)}>
+            Apply my change again
+          </button>
+        )}
+        <button type="button" onClick={() => sync.resolve(conflict, false)}>
+          {conflict.current ? "Keep theirs" : "Dismiss"}
+        </button>
+      </div>
+    </div>
   );
 }

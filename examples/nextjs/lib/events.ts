@@ -11,6 +11,8 @@ export interface ServerEvent {
 
 const FIRST_RETRY_MS = 500;
 const LAST_RETRY_MS = 30_000;
+/** A network that failed (offline, the API restarting) is tried again soon: failing costs nothing. */
+const LAST_NETWORK_RETRY_MS = 2_000;
 
 /** Parses a text/event-stream body into its events; comment lines (keep-alives) are skipped. */
 async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<ServerEvent> {
@@ -71,6 +73,7 @@ export async function followTaskEvents(
   let lastEventId: string | undefined;
   let retryMs = FIRST_RETRY_MS;
   while (!signal.aborted) {
+    let unreachable = false;
     try {
       const headers: Record<string, string> = { authorization: `Bearer ${await apiToken()}` };
       if (lastEventId) headers["last-event-id"] = lastEventId;
@@ -89,8 +92,9 @@ export async function followTaskEvents(
       }
     } catch {
       // A dropped connection, or the user signed out meanwhile: retry below, unless aborted.
+      unreachable = true;
     }
-    await pause(retryMs, signal);
+    await pause(unreachable ? Math.min(retryMs, LAST_NETWORK_RETRY_MS) : retryMs, signal);
     retryMs = Math.min(retryMs * 2, LAST_RETRY_MS);
   }
 }
