@@ -12,7 +12,7 @@ export interface ServerEvent {
 const FIRST_RETRY_MS = 500;
 const LAST_RETRY_MS = 30_000;
 /** A network that failed (offline, the API restarting) is tried again soon: failing costs nothing. */
-const LAST_NETWORK_RETRY_MS = 2_000;
+const LAST_NETWORK_RETRY_MS = 1_000;
 
 /** Parses a text/event-stream body into its events; comment lines (keep-alives) are skipped. */
 async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<ServerEvent> {

@@ -72,7 +72,8 @@ export interface Snapshot {
 }
 
 const FIRST_RETRY_MS = 500;
-const LAST_RETRY_MS = 4_000;
+// Short: a failed attempt costs one refused connection, and an API back from a restart is used at once.
+const LAST_RETRY_MS = 1_000;
 
 /** A plain date from a date field is stored by the API as midnight UTC: show it as it will be. */
 function asStored<T extends { due_date?: string | null }>(fields: T): T {
@@ -124,6 +125,7 @@ export class TaskSync {
   /** This tab holds the outbox lock: pulls wait for the drain's end, which pulls anyway. */
   private draining = false;
   private drainWanted = false;
+  private learning = false;
   private closed = false;
 
   constructor(
@@ -401,11 +403,22 @@ export class TaskSync {
       if (!data.has_more) break;
     }
     await this.changed();
-    await this.learnEtags();
+    // Not awaited: a pull asked for meanwhile (a live event) must not wait for these reads.
+    void this.learnEtags();
   }
 
   /** The feed carries no ETags: read them for tasks without one, so changes made offline can carry If-Match. */
   private async learnEtags() {
+    if (this.learning) return;
+    this.learning = true;
+    try {
+      await this.readMissingEtags();
+    } finally {
+      this.learning = false;
+    }
+  }
+
+  private async readMissingEtags() {
     const db = await this.db;
     const unknown = (await db.getAll("tasks")).filter((s) => s.etag === null);
     for (const stored of unknown.slice(0, 50)) {
