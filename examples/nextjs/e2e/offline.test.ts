@@ -206,4 +206,27 @@ describe("offline, three browser contexts", () => {
     () => round("r2", { restartApi: true }),
     240_000,
   );
+
+  browserTest(
+    "two tabs of one browser share one outbox: a change made offline in one shows in the other and reaches the API once",
+    () => servers.browser,
+    async () => {
+      const [a1] = devices;
+      const tab = await a1!.page.context().newPage();
+      await tab.goto(servers.web.url);
+      await tab.getByRole("heading", { name: "Tasks" }).waitFor();
+      await setOffline(true);
+      for (let i = 1; i <= 5; i++) await create(i % 2 ? a1!.page : tab, `two-tabs-${i}`);
+      for (let i = 1; i <= 5; i++) {
+        const other = i % 2 ? tab : a1!.page;
+        await taskItem(other, `two-tabs-${i}`).waitFor();
+        expect(await taskItem(other, `two-tabs-${i}`).getAttribute("data-pending")).toBe("true");
+        expected.ada.set(`two-tabs-${i}`, false);
+      }
+      await setOffline(false);
+      await expectConverged(Date.now(), "two tabs, back online");
+      await tab.close();
+    },
+    120_000,
+  );
 });

@@ -3,7 +3,8 @@
 const SHELL_CACHE = "todo-shell-v1";
 
 export async function keepAppShell() {
-  if (!("serviceWorker" in navigator)) return;
+  // Not under `next dev`: its files keep their names across edits, and a kept copy would hide them.
+  if (process.env.NODE_ENV !== "production" || !("serviceWorker" in navigator)) return;
   const registration = await navigator.serviceWorker.register("/sw.js");
   const worker = registration.active ?? (await navigator.serviceWorker.ready).active;
   const loaded = performance
