@@ -178,7 +178,7 @@ function remoteKeySet(url: URL, cooldownMs: number): JWTVerifyGetKey {
         if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
       }
     }
-    if (pending) await pending;
+    if (pending !== undefined) await pending;
     else if (Date.now() - lastFetchAt >= cooldownMs) await refetch();
     if (lastFailure) throw new VerificationUnavailableError(lastFailure.cause);
     if (!keys) throw new errors.JWKSNoMatchingKey();
