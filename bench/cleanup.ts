@@ -5,13 +5,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import type { BenchOptions } from "./options.ts";
+import { type BenchOptions, ROOT } from "./options.ts";
 import { dropDatabases } from "./seed.ts";
 
 /** Killed if the run ends early: whoever starts a process adds it, and deletes it once it stopped. */
 export const children = new Set<Subprocess>();
 /** Dropped at the end: whoever creates a database adds it. */
 export const databases: string[] = [];
+/** Git worktrees of `--against`, removed at the end. */
+export const worktrees: string[] = [];
 
 export interface Guard {
   /** A temp dir for the run's files. */
@@ -22,6 +24,7 @@ export interface Guard {
 
 export function guard({
   targets,
+  against,
   scenarios,
   warmup,
   duration,
@@ -30,7 +33,9 @@ export function guard({
   serverUrl,
 }: BenchOptions): Guard {
   const secondsPerTarget = 30 + scenarios.length * (warmup + duration + sliceCount + 3) + (withEvents ? 120 : 0);
-  const budgetSeconds = 60 + targets.length * secondsPerTarget;
+  // --against adds a target beside each service target, and a checkout with its packages.
+  const againstTargets = against ? targets.filter((t) => t.label.startsWith("service")).length : 0;
+  const budgetSeconds = 60 + (targets.length + againstTargets) * secondsPerTarget + (against ? 120 : 0);
   const work = mkdtempSync(join(tmpdir(), "todo-bench-"));
   let cleaning: Promise<void> | undefined;
   const cleanup = () => {
@@ -39,6 +44,7 @@ export function guard({
       await dropDatabases(serverUrl, databases).catch((error) =>
         console.error(`bench: could not drop ${databases.join(", ")}: ${error}`),
       );
+      for (const dir of worktrees) Bun.spawnSync(["git", "worktree", "remove", "--force", dir], { cwd: ROOT });
       rmSync(work, { recursive: true, force: true });
     })();
     return cleaning;
