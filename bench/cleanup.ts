@@ -22,7 +22,8 @@ export interface Guard {
   end(): Promise<void>;
 }
 
-export function guard({
+/** How long `bun run bench` may take: its phases, each bounded, added up. */
+export function benchBudgetSeconds({
   targets,
   against,
   scenarios,
@@ -30,12 +31,15 @@ export function guard({
   duration,
   sliceCount,
   withEvents,
-  serverUrl,
-}: BenchOptions): Guard {
+}: BenchOptions): number {
   const secondsPerTarget = 30 + scenarios.length * (warmup + duration + sliceCount + 3) + (withEvents ? 120 : 0);
   // --against adds a target beside each service target, and a checkout with its packages.
   const againstTargets = against ? targets.filter((t) => t.label.startsWith("service")).length : 0;
-  const budgetSeconds = 60 + (targets.length + againstTargets) * secondsPerTarget + (against ? 120 : 0);
+  return 60 + (targets.length + againstTargets) * secondsPerTarget + (against ? 120 : 0);
+}
+
+/** Arms the watchdog for `budgetSeconds` and removes what the run makes on `serverUrl` at its end. */
+export function guard(serverUrl: string, budgetSeconds: number): Guard {
   const work = mkdtempSync(join(tmpdir(), "todo-bench-"));
   let cleaning: Promise<void> | undefined;
   const cleanup = () => {

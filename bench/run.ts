@@ -15,7 +15,7 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
 import { againstTarget } from "./against.ts";
-import { databases, guard } from "./cleanup.ts";
+import { benchBudgetSeconds, databases, guard } from "./cleanup.ts";
 import { type EventsResult, printEvents, runEventsBench } from "./events.ts";
 import { type Measurement, measureScenario } from "./measure.ts";
 import { fail, parseOptions, type Scenario, type Target } from "./options.ts";
@@ -27,7 +27,7 @@ import { checkSync, isSyncScenario, syncData, syncLua } from "./sync.ts";
 
 const options = parseOptions();
 const { scenarios, serverUrl } = options;
-const { work, end } = guard(options);
+const { work, end } = guard(serverUrl, benchBudgetSeconds(options));
 // Each service target's twin at the --against commit runs right after it in every round of slices.
 const targets: Target[] = [];
 for (const target of options.targets) {
