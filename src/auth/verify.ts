@@ -75,8 +75,8 @@ export function createTokenVerifier(
   const hmac = config.secret === undefined ? undefined : hmacMode(config.secret);
   const keySet = config.keySet && keySetMode(config.keySet, jwksCooldownMs);
   // A client sends the same token with every request until it expires (15 minutes for Better
-  // Auth's). Verifying it again cost ~40 µs a request in bench/'s profile (jose, WebCrypto, and
-  // jose importing the raw secret each time), about a quarter of a GET. An HMAC token that
+  // Auth's). Verifying it again was about a quarter of a GET's CPU in the bench's profile (jose,
+  // WebCrypto, and jose importing the raw secret each time: bench/notes/2026-11-21.md). An HMAC token that
   // verified keeps verifying while the process runs (the secret cannot change), except for its
   // expiry, which is checked on every use; so it is remembered by its exact text. Only verified
   // tokens get in, and the oldest leave first. Key-set tokens are not remembered: a key removed
@@ -127,8 +127,8 @@ const commonOptions = {
 } satisfies JWTVerifyOptions;
 
 function hmacMode(secret: string): Mode {
-  // Raw bytes, one key for all three hashes. Importing a CryptoKey per hash once instead was
-  // measured: jose's per-call import costs ~2 µs of a ~30-50 µs HS256 verify, so it buys nothing.
+  // Raw bytes, one key for all three hashes: verified tokens are remembered (above), so what jose's
+  // per-call import costs is paid once per token, and a CryptoKey per hash would buy nothing.
   return { key: new TextEncoder().encode(secret), options: { ...commonOptions, algorithms: HMAC_ALGORITHMS } };
 }
 
