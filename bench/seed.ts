@@ -1,7 +1,7 @@
 // The bench's data: one migrated, seeded template database, copied per server so every server
 // starts from the same rows (writes of one run never change what the next one reads).
 import { SQL } from "bun";
-import { SignJWT } from "jose";
+import { mintToken } from "../src/auth/dev-token.ts";
 import { migratePostgres } from "../src/db/migrate.ts";
 
 export const USERS = 200;
@@ -101,11 +101,7 @@ export async function numberChanges(db: SQL): Promise<void> {
 
 /** An HS256 token for `sub`, signed with the bench's secret. */
 export function benchToken(sub: string, secret: string): Promise<string> {
-  return new SignJWT({ sub, email: `${sub}@bench.test` })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setIssuedAt()
-    .setExpirationTime("2h")
-    .sign(new TextEncoder().encode(secret));
+  return mintToken(secret, { sub, email: `${sub}@bench.test` }, "2h");
 }
 
 /** A copy of the template for one server; cheap because PostgreSQL copies files. */

@@ -13,7 +13,7 @@ import type { Database } from "../db/client.ts";
 import { users } from "../db/schema.ts";
 import type { VerifiedClaims } from "./verify.ts";
 
-export type UserRegistry = (claims: VerifiedClaims) => Promise<void>;
+export type UserRegistry = (claims: Omit<VerifiedClaims, "exp">) => Promise<void>;
 
 export function cachedUserUpsert(db: Database, maxCached = 10_000): UserRegistry {
   // Keyed by every stored claim, so a token carrying a new email or name writes it once.

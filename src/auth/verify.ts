@@ -22,6 +22,8 @@ export interface VerifiedClaims {
   sub: string;
   email?: string;
   name?: string;
+  /** Seconds since the epoch: when the token stops being accepted (give or take the clock tolerance). */
+  exp: number;
 }
 
 export type TokenVerifier = (token: string) => Promise<VerifiedClaims>;
@@ -81,12 +83,12 @@ export function createTokenVerifier(
   // expiry, which is checked on every use; so it is remembered by its exact text. Only verified
   // tokens get in, and the oldest leave first. Key-set tokens are not remembered: a key removed
   // from the set must stop verifying.
-  const verified = new Map<string, { claims: VerifiedClaims; exp: number }>();
+  const verified = new Map<string, VerifiedClaims>();
   return async (token) => {
     if (token.length > MAX_TOKEN_LENGTH) throw new AuthError("Invalid token");
     const known = verified.get(token);
     // jose's own expiry rule, so a remembered token expires exactly when jose would say so.
-    if (known && known.exp > Math.floor(Date.now() / 1000) - CLOCK_TOLERANCE_SECONDS) return known.claims;
+    if (known && known.exp > Math.floor(Date.now() / 1000) - CLOCK_TOLERANCE_SECONDS) return known;
     verified.delete(token);
     let alg: unknown;
     try {
@@ -108,7 +110,7 @@ export function createTokenVerifier(
       const claims = claimsOf(payload);
       if (mode === hmac) {
         if (verified.size >= MAX_VERIFIED_TOKENS) verified.delete(verified.keys().next().value!);
-        verified.set(token, { claims, exp: payload.exp! });
+        verified.set(token, claims);
       }
       return claims;
     } catch (error) {
@@ -232,5 +234,6 @@ function claimsOf(payload: JWTPayload): VerifiedClaims {
     sub,
     email: isClaimText(payload.email) ? payload.email : undefined,
     name: isClaimText(payload.name) ? payload.name : undefined,
+    exp: exp!,
   };
 }
