@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import type { Job } from "../../db/housekeeping.ts";
+import { inBatches, type Job } from "../../db/housekeeping.ts";
 import { preparedFor, preparedSql, rows } from "../../db/prepared.ts";
 import { tasks, taskTombstones, users } from "../../db/schema.ts";
 import { HttpError } from "../../http/errors.ts";
@@ -205,16 +205,14 @@ const pruneQuery = preparedFor((db, _: undefined) =>
  * Deletes up to `batch` tombstones older than TOMBSTONE_DAYS and raises their users' pruned_seq in
  * the same statement, so a cursor is refused (410) exactly when a deletion after it is gone.
  */
-export async function pruneTombstones(db: Database, batch = 1000, days = TOMBSTONE_DAYS): Promise<number> {
+export async function pruneTombstones(db: Database, batch: number, days = TOMBSTONE_DAYS): Promise<number> {
   const [result] = await rows<{ pruned: number }>(pruneQuery(db, undefined), { batch, days });
   return result!.pruned;
 }
 
-/** Tombstones past 30 days pruned every 10 minutes, at most 20 batches a run, by the app's housekeeping. */
+/** Tombstones past 30 days pruned every 10 minutes, in batches, by the app's housekeeping. */
 export const pruneTombstonesJob = (db: Database): Job => ({
   name: "pruning tombstones",
   everyMs: 10 * 60_000,
-  run: async () => {
-    for (let batch = 0; batch < 20; batch++) if ((await pruneTombstones(db)) < 1000) break;
-  },
+  run: () => inBatches((batch) => pruneTombstones(db, batch)),
 });
