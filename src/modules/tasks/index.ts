@@ -5,19 +5,11 @@ import type { authentication } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
 import { ErrorBody, ValidationErrorBody } from "../../http/error-body.ts";
 import { HttpError } from "../../http/errors.ts";
+import { CHANGES_LIMIT_DEFAULT } from "../../rules.ts";
 import type { eventRoutes } from "../events/index.ts";
 import { listEtag, noneMatch, taggedVersions, taskEtag } from "./etag.ts";
 import { readChanges } from "./feed.ts";
-import {
-  CHANGES_LIMIT_DEFAULT,
-  ChangesQuery,
-  Task,
-  TaskChanges,
-  TaskCompletion,
-  TaskCreate,
-  TaskListQuery,
-  TaskUpdate,
-} from "./model.ts";
+import { ChangesQuery, Task, TaskChanges, TaskCompletion, TaskCreate, TaskListQuery, TaskUpdate } from "./model.ts";
 import {
   completeTask,
   createTask,
