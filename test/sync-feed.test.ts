@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { treaty } from "@elysiajs/eden";
 import { sql } from "drizzle-orm";
 import type { App } from "../src/app.ts";
-import { currentCursor, pruneTombstones, readChanges } from "../src/modules/tasks/feed.ts";
+import { currentCursor, pruneTombstones, readChanges } from "../src/modules/feed/service.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
 import { driver, send, testBinary, tokenFor, useTestApp } from "./helpers.ts";
 import { createTask, unchanged } from "./tasks-helpers.ts";

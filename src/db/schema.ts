@@ -26,7 +26,7 @@ export const users = pgTable("users", {
   name: text("name"),
   createdAt: timestamptz("created_at").notNull().defaultNow(),
   updatedAt: timestamptz("updated_at").notNull().defaultNow(),
-  // The change feed's clock (src/modules/tasks/feed.ts, docs/sync.md): every write of one of the
+  // The change feed's clock (src/modules/feed/service.ts, docs/sync.md): every write of one of the
   // user's tasks takes the next number, under this row's lock, in the statement that writes.
   changeSeq: bigint("change_seq", { mode: "number" }).notNull().default(0),
   // Unique to this row's life: a user deleted and made again restarts change_seq at 0, and a cursor

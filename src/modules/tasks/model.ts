@@ -3,17 +3,9 @@
 // message a client gets in `errors[].message` when the rule is more than one keyword.
 import { type TSchema, t } from "elysia";
 import { FormatRegistry } from "elysia/type-system";
+import { queryInteger } from "../../http/query-integer.ts";
 import { TEXT_FORMAT } from "../../http/text.ts";
-import {
-  CHANGES_LIMIT_DEFAULT,
-  CHANGES_LIMIT_MAX,
-  DESCRIPTION_MAX,
-  LIST_LIMIT_DEFAULT,
-  LIST_LIMIT_MAX,
-  PRIORITIES,
-  TITLE_MAX,
-  TITLE_RULE,
-} from "../../rules.ts";
+import { DESCRIPTION_MAX, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, PRIORITIES, TITLE_MAX, TITLE_RULE } from "../../rules.ts";
 import { parseDueDate } from "./due-date.ts";
 
 /**
@@ -156,20 +148,6 @@ export const Task = t.Object(
 );
 export type Task = typeof Task.static;
 
-/**
- * An integer query parameter, checked as the text it arrives as. Elysia's t.Integer checks bounds
- * only after decoding, in an error that has lost the parameter's name; a format on the text keeps
- * every failure in the first pass, which names each bad parameter.
- */
-function queryInteger(minimum: number, maximum: number, defaultValue: number) {
-  const format = `integer from ${minimum} to ${maximum}`;
-  FormatRegistry.Set(format, (text) => /^\d{1,16}$/.test(text) && Number(text) >= minimum && Number(text) <= maximum);
-  return t
-    .Transform(t.String({ format, default: String(defaultValue), error: `must be an ${format}` }))
-    .Decode((text) => Number(text))
-    .Encode((value) => String(value));
-}
-
 export const TaskListQuery = t.Object({
   status: t.Optional(oneOf(["all", "pending", "completed"], { default: "all" })),
   priority: t.Optional(oneOf(PRIORITIES, { description: "Only tasks of this priority." })),
@@ -192,32 +170,3 @@ export const TaskListQuery = t.Object({
 });
 export type TaskListQuery = typeof TaskListQuery.static;
 export type TaskSort = NonNullable<TaskListQuery["sort"]>;
-
-export const ChangesQuery = t.Object({
-  since: t.Optional(
-    t.String({
-      description:
-        "A `cursor` from an earlier answer. Without it: the caller's current tasks (a first sync), no deletions.",
-    }),
-  ),
-  limit: t.Optional(queryInteger(1, CHANGES_LIMIT_MAX, CHANGES_LIMIT_DEFAULT)),
-});
-
-export const TaskChanges = t.Object(
-  {
-    tasks: t.Array(Task, { description: "Tasks created or changed after `since`, each once, in its current state." }),
-    deleted: t.Array(t.String({ format: "uuid" }), { description: "Ids of the tasks deleted after `since`." }),
-    cursor: t.String({ description: "Opaque; pass it as `since` next time." }),
-    has_more: t.Boolean({ description: "true: ask again at once with `cursor`." }),
-  },
-  {
-    examples: [
-      {
-        tasks: [],
-        deleted: ["6e38eb30-9039-4a7c-b64e-bca990ef7571"],
-        cursor: "MTIuNDIuNDIuQWJDZEVmR2hJaktM",
-        has_more: false,
-      },
-    ],
-  },
-);

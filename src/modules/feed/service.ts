@@ -2,7 +2,7 @@
 //
 // Why per-user numbers taken under the user's row lock (docs/sync.md has the whole argument):
 // every write of a task takes the next number from `users.change_seq` in the same statement that
-// writes the task (service.ts), and that UPDATE holds the user's row lock until the transaction
+// writes the task (tasks/service.ts), and that UPDATE holds the user's row lock until the transaction
 // ends. So two writes of one user commit in number order, and a reader that sees number N has seen
 // every number below it. A global sequence or timestamps do not give that: number 7 may commit after
 // a reader has seen 8 and moved past it. The feed reads tasks and tombstones after the cursor, and
@@ -15,8 +15,8 @@ import { inBatches, type Job } from "../../db/housekeeping.ts";
 import { preparedFor, preparedSql, rows } from "../../db/prepared.ts";
 import { tasks, taskTombstones, users } from "../../db/schema.ts";
 import { HttpError } from "../../http/errors.ts";
-import { taskOf, taskSelection } from "./fields.ts";
-import type { Task } from "./model.ts";
+import { taskOf, taskSelection } from "../tasks/fields.ts";
+import type { Task } from "../tasks/model.ts";
 
 export type Change = { cursor: string } & ({ task: Task } | { deleted: string });
 export interface ChangePage {
