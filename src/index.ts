@@ -52,7 +52,7 @@ async function openMigrated(config: Config, log: Logger): Promise<DatabaseHandle
 async function serve(config: Config, log: Logger) {
   // A worker's primary applied the migrations before forking it.
   const database = cluster.isWorker ? await open(config) : await openMigrated(config, log);
-  const notifications = taskNotifications(database, database.sessionUrl, (cause) =>
+  const notifications = taskNotifications(database, (cause) =>
     log.warn("publishing a task change failed; streams see it at their next keep-alive", { cause }),
   );
   const events = liveEvents(database.db, notifications, log);
