@@ -2,7 +2,7 @@
 // Every decision about who carries a key out is one statement in the database, so it holds across
 // processes and replicas; the clock is the database's own now(), the same for all of them.
 import { and, eq, gt, isNull, lte, sql } from "drizzle-orm";
-import type { AuthenticatedUser } from "../../auth/plugin.ts";
+import type { UserIdentity } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
 import type { Job } from "../../db/housekeeping.ts";
 import { idempotencyKeys, users } from "../../db/schema.ts";
@@ -41,12 +41,7 @@ const liveKey = (userId: string, key: string) =>
  * one INSERT … ON CONFLICT: of two requests racing on a free key (or on one whose lease or 24 hours
  * ran out), exactly one gets the row and the other then reads it as in progress.
  */
-export async function claimKey(
-  db: Database,
-  owner: AuthenticatedUser,
-  key: string,
-  fingerprint: string,
-): Promise<Claim> {
+export async function claimKey(db: Database, owner: UserIdentity, key: string, fingerprint: string): Promise<Claim> {
   const userId = owner.id;
   // The key's row references the user's: one deleted outside the service is made again in the same
   // statement, which the foreign key's check (run at its end) then finds (src/auth/users.ts).

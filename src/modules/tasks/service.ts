@@ -3,7 +3,7 @@
 import { and, asc, desc, eq, ilike, or, type SQL, sql } from "drizzle-orm";
 import type { PgInsertValue } from "drizzle-orm/pg-core";
 import { fillPlaceholders } from "drizzle-orm/sql/sql";
-import type { AuthenticatedUser } from "../../auth/plugin.ts";
+import type { UserIdentity } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
 import { preparedFor, preparedSql, rows } from "../../db/prepared.ts";
 import { priorityRank, tasks, taskTombstones, users } from "../../db/schema.ts";
@@ -275,7 +275,7 @@ const insertTask = preparedFor((db, _: undefined) => {
     .prepare("insert_task");
 });
 
-export async function createTask(db: Database, owner: AuthenticatedUser, input: TaskCreate): Promise<VersionedTask> {
+export async function createTask(db: Database, owner: UserIdentity, input: TaskCreate): Promise<VersionedTask> {
   const values = { ...createValues(input), userId: owner.id, email: owner.email, name: owner.name };
   const [row] = await rows<VersionedRow>(insertTask(db, undefined), values);
   return versioned(row!);
