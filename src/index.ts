@@ -53,7 +53,7 @@ async function serve(config: Config, log: Logger) {
   // A worker's primary applied the migrations before forking it.
   const database = cluster.isWorker ? await open(config) : await openMigrated(config, log);
   const notifications = taskNotifications(database, database.sessionUrl, (cause) =>
-    log.warn("publishing a task change failed; streams see it at their next keep-alive", { cause }),
+    log.warn("publishing a task change failed; streams see it within 10 s", { cause }),
   );
   const events = liveEvents(database.db, notifications, log);
   const app = createApp({ config, database, verifyToken: createTokenVerifier(config.auth), log, events });

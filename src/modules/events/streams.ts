@@ -111,7 +111,7 @@ export function liveEvents(db: Database, notifications: TaskNotifications, log: 
   const byUser = new Map<string, Set<OpenStream>>();
   // The latest feed read per user with open streams, shared by every stream asking for the same
   // cursor until a notification for that user makes it stale, or it is a second old: the re-read
-  // at a keep-alive, which catches a lost notification, must reach the database.
+  // every 10 s, which catches a lost notification, must reach the database.
   const reads = new Map<string, { cursor: string; at: number; page: Promise<ChangePage> }>();
   const readers = stalledReaders((cause) =>
     log.warn("cannot read the kernel's socket table; stalled event-stream readers wait for Bun's idle timeout", {
