@@ -20,7 +20,6 @@ import { type LiveEvents, MAX_STREAMS_PER_USER } from "./streams.ts";
 // buffer to 370 KB (receive-buffer autotuning), which would then take minutes to fill. The price is
 // 5 KB/s per open stream; a stream whose bytes are already piling up gets no padding.
 const KEEPALIVE_MS = 2000;
-const KEEPALIVE_PADDING = " ".repeat(10 * 1024);
 // How often a quiet stream reads the change feed anyway, to catch a lost notification.
 const RECHECK_MS = 10_000;
 // Bun closes a connection that took no byte for this long (its idle timer restarts on every byte
@@ -32,6 +31,8 @@ const STALLED_S = 30;
 // Elysia writes what toSSE() returns as it is; `sse: true` makes the stream text/event-stream
 // when a comment is its first chunk.
 const comment = (text: string) => ({ sse: true, toSSE: () => `: ${text}\n\n` }) as never;
+const keepAlive = comment("keep-alive");
+const paddedKeepAlive = comment(`keep-alive${" ".repeat(10 * 1024)}`);
 
 function event(change: ChangePage["changes"][number]) {
   return "task" in change
@@ -97,7 +98,7 @@ export function eventRoutes(auth: ReturnType<typeof authentication>, db: Databas
               readAt = Date.now();
             }
             if (wake === "idle" && !page?.changes.length && Date.now() < expiry)
-              yield comment(`keep-alive${stream.backedUp ? "" : KEEPALIVE_PADDING}`);
+              yield stream.backedUp ? keepAlive : paddedKeepAlive;
           }
         } catch (error) {
           // The stream has started: its status is sent. The client reconnects with its last id,

@@ -27,11 +27,14 @@ const SWEEP_MS = 5000;
 // Retransmissions unanswered this long (plus the keep-alive interval and the first retransmission
 // timeout before it) make about 30 s without a byte acknowledged.
 const UNANSWERED_MS = 25_000;
-// A closed window seen on two sweeps: not a reader that paused for a moment.
-const WINDOW_CLOSED_MS = SWEEP_MS;
+// A closed window seen on two sweeps in a row (half a period, whatever the timer's jitter): not a
+// reader that paused for a moment.
+const WINDOW_CLOSED_MS = SWEEP_MS / 2;
 // /proc/net/tcp's `tr` column: which timer runs on the socket.
 const RETRANSMIT_TIMER = 1;
 const ZERO_WINDOW_PROBE_TIMER = 4;
+// /proc/net prints each 32-bit word of an address in host byte order.
+const LITTLE_ENDIAN = endianness() === "LE";
 
 export interface Connection {
   /** The port the service accepted the connection on. */
@@ -68,9 +71,9 @@ interface SocketState {
 
 const hex = (value: number, digits: number) => value.toString(16).toUpperCase().padStart(digits, "0");
 
-/** 4 bytes as the kernel prints a 32-bit word of an address: in host byte order. */
+/** 4 bytes of an address as /proc/net prints them. */
 function word(bytes: number[]): string {
-  const ordered = endianness() === "LE" ? [...bytes].reverse() : bytes;
+  const ordered = LITTLE_ENDIAN ? [...bytes].reverse() : bytes;
   return ordered.map((byte) => hex(byte, 2)).join("");
 }
 

@@ -9,7 +9,7 @@ import type { TaskNotifications } from "../../db/notifications.ts";
 import { HttpError } from "../../http/errors.ts";
 import type { Logger } from "../../http/log.ts";
 import { type ChangePage, readChanges } from "../tasks/feed.ts";
-import { type Connection, stalledReaders, type WatchedReader } from "./stalled-readers.ts";
+import { type Connection, type StalledReaders, stalledReaders, type WatchedReader } from "./stalled-readers.ts";
 
 export const MAX_STREAMS_PER_USER = 10;
 // Changes read per feed query; a stream with more to send reads again after sending them.
@@ -61,8 +61,8 @@ class OpenStream implements Stream {
   private changed = false;
   private closed = false;
   private wake: ((reason: Wake) => void) | undefined;
+  private reader: WatchedReader | undefined;
   stalled = false;
-  reader: WatchedReader | undefined;
 
   constructor(
     readonly userId: string,
@@ -96,6 +96,14 @@ class OpenStream implements Stream {
 
   get backedUp() {
     return this.reader?.backedUp ?? false;
+  }
+
+  /** Closes the stream once the reader at the other end of `connection` stops taking bytes. */
+  watch(readers: StalledReaders, connection: Connection) {
+    this.reader = readers.watch(connection, () => {
+      this.stalled = true;
+      this.close();
+    });
   }
 
   close() {
@@ -176,11 +184,7 @@ export function liveEvents(db: Database, notifications: TaskNotifications, log: 
       if (streams.size >= MAX_STREAMS_PER_USER) throw new TooManyStreamsError();
       // Counted at once, before any await, so concurrent opens cannot pass the limit together.
       const stream = new OpenStream(userId, sharedRead(userId), forget);
-      if (connection)
-        stream.reader = readers.watch(connection, () => {
-          stream.stalled = true;
-          stream.close();
-        });
+      if (connection) stream.watch(readers, connection);
       streams.add(stream);
       byUser.set(userId, streams);
       count += 1;
