@@ -12,9 +12,10 @@ import { driver, freshDatabase, TEST_SECRET, tokenFor } from "./helpers.ts";
 import { freePort, type RunningProcess, startService } from "./support/process.ts";
 
 const cleanups: (() => unknown)[] = [];
+// Two services, their databases and fifteen curls: more than the default 5 s on a loaded machine.
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
-});
+}, 30_000);
 
 /**
  * The service on `host`; `url` reaches it over IPv4 loopback, so on "::" its connections are
