@@ -5,7 +5,7 @@
 // `bun run bench` (bench/quiet.ts), and everything it makes is removed however it ends.
 import { parseArgs } from "node:util";
 import { SQL } from "bun";
-import { freePort, startProcess } from "../test/support/process.ts";
+import { freePort, startProcess } from "../harness/process.ts";
 import { children, databases, guard } from "./cleanup.ts";
 import { fail, ROOT } from "./options.ts";
 import { NotQuietError, requireQuiet, watchOutside } from "./quiet.ts";

@@ -1,7 +1,7 @@
 // Starts and stops the servers the bench loads. Each gets its own copy of the seeded database, so
 // every server starts from the same rows and no server's writes reach another's reads, and each is
 // smoke-tested before it is measured.
-import { freePort, type RunningProcess, startProcess } from "../test/support/process.ts";
+import { freePort, type RunningProcess, startProcess } from "../harness/process.ts";
 import { againstDatabase } from "./against.ts";
 import { children, databases } from "./cleanup.ts";
 import { ROOT, type Target } from "./options.ts";

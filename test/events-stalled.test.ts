@@ -6,10 +6,11 @@
 // The two scenarios wait ~30 s each, so they run concurrently.
 import { afterAll, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
+import { freePort, type RunningProcess } from "../harness/process.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
 import { type OpenedStream, openStream } from "./events-helpers.ts";
 import { driver, freshDatabase, TEST_SECRET, tokenFor } from "./helpers.ts";
-import { freePort, type RunningProcess, startService } from "./support/process.ts";
+import { startService } from "./support/service.ts";
 
 const cleanups: (() => unknown)[] = [];
 // Two services, their databases and fifteen curls: more than the default 5 s on a loaded machine.

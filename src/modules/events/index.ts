@@ -9,7 +9,7 @@ import { ErrorBody, ValidationErrorBody } from "../../http/error-body.ts";
 import { HttpError } from "../../http/errors.ts";
 import type { Logger } from "../../http/log.ts";
 import { logWhenStreamEnds, requestId } from "../../http/request-log.ts";
-import { type ChangePage, currentCursor } from "../tasks/feed.ts";
+import { type ChangePage, currentCursor } from "../feed/service.ts";
 import { type LiveEvents, MAX_STREAMS_PER_USER } from "./streams.ts";
 
 // A comment every 2 s, well inside the contract's 15 s, padded so that a reader that stops taking
@@ -43,7 +43,7 @@ function event(change: ChangePage["changes"][number]) {
 type EndReason = "expired" | "client" | "stalled" | "shutdown" | "error";
 
 export function eventRoutes(auth: ReturnType<typeof authentication>, db: Database, live: LiveEvents, log: Logger) {
-  return new Elysia().use(auth).get(
+  return new Elysia({ detail: { tags: ["Tasks"] } }).use(auth).get(
     "/events",
     async function* ({ user, query, headers, request, server }) {
       const expiry = user.expiresAt;

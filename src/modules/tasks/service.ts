@@ -8,6 +8,7 @@ import type { Database } from "../../db/client.ts";
 import { preparedFor, preparedSql, rows } from "../../db/prepared.ts";
 import { priorityRank, tasks, taskTombstones, users } from "../../db/schema.ts";
 import { HttpError } from "../../http/errors.ts";
+import { LIST_LIMIT_DEFAULT } from "../../rules.ts";
 import { taskEtag } from "./etag.ts";
 import {
   createValues,
@@ -18,14 +19,7 @@ import {
   type WritableField,
   writableFields,
 } from "./fields.ts";
-import {
-  LIST_LIMIT_DEFAULT,
-  type Task,
-  type TaskCreate,
-  type TaskListQuery,
-  type TaskSort,
-  type TaskUpdate,
-} from "./model.ts";
+import type { Task, TaskCreate, TaskListQuery, TaskSort, TaskUpdate } from "./model.ts";
 
 export class TaskNotFoundError extends HttpError {
   constructor() {
