@@ -52,8 +52,8 @@ async function openMigrated(config: Config, log: Logger): Promise<DatabaseHandle
 async function serve(config: Config, log: Logger) {
   // A worker's primary applied the migrations before forking it.
   const database = cluster.isWorker ? await open(config) : await openMigrated(config, log);
-  const notifications = taskNotifications(database, database.sessionUrl, (cause) =>
-    log.warn("publishing a task change failed; streams see it within 10 s", { cause }),
+  const notifications = taskNotifications(database, (cause) =>
+    log.warn("publishing a task change failed; streams see it at their next keep-alive", { cause }),
   );
   const events = liveEvents(database.db, notifications, log);
   const app = createApp({ config, database, verifyToken: createTokenVerifier(config.auth), log, events });

@@ -6,7 +6,7 @@ import { SQL } from "bun";
 import { sql } from "drizzle-orm";
 import { hasPgBouncer, type PgBouncer, startPgBouncer } from "../harness/pgbouncer.ts";
 import { loadConfig } from "../src/config.ts";
-import { type DatabaseHandle, openPostgres } from "../src/db/client.ts";
+import { openPostgres, type PostgresHandle } from "../src/db/client.ts";
 import { isDatabaseUnavailable } from "../src/db/outage.ts";
 import { configProblems, driver, freshDatabase, pooler, type TestDatabase, testBinary } from "./helpers.ts";
 
@@ -93,7 +93,7 @@ const real = driver === "postgres" && pooler === "none" && hasPgBouncer && !test
 describe.skipIf(!real)(`through a real transaction-mode PgBouncer (${driver})`, () => {
   let direct: TestDatabase;
   let bouncer: PgBouncer;
-  let pooled: DatabaseHandle;
+  let pooled: PostgresHandle;
 
   beforeAll(async () => {
     direct = await freshDatabase({ migrated: false });
@@ -147,7 +147,7 @@ describe.skipIf(!real)(`through a real transaction-mode PgBouncer (${driver})`, 
   }, 15_000);
 
   test("LISTEN on a session URL connection hears a NOTIFY sent through the pooler", async () => {
-    const listener = new SQL({ url: pooled.sessionUrl!, max: 1 });
+    const listener = new SQL({ url: pooled.sessionUrl, max: 1 });
     const heard = new Promise<string>((resolve) => {
       void listener.listen("task_events", resolve);
     });

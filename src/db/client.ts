@@ -17,22 +17,34 @@ import * as schema from "./schema.ts";
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
 
-export interface DatabaseHandle {
+interface Handle {
   db: Database;
-  kind: "postgres" | "pglite";
-  /**
-   * PostgreSQL only: where to open a connection of one's own that keeps its session, for what a
-   * transaction-mode pooler cannot carry (LISTEN, session advisory locks, session SET): the
-   * direct URL when one is configured, else the database URL. Open it with `new SQL({ url, max: 1 })`
-   * and close it when done; it does not count against the pool.
-   */
-  sessionUrl?: string;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   /** Applies the migrations of drizzle/ that this database has not seen yet. */
   migrate(): Promise<void>;
   close(): Promise<void>;
 }
+
+export interface PostgresHandle extends Handle {
+  kind: "postgres";
+  /**
+   * Where to open a connection of one's own that keeps its session, for what a transaction-mode
+   * pooler cannot carry (LISTEN, session advisory locks, session SET): the direct URL when one is
+   * configured, else the database URL. Open it with `new SQL({ url, max: 1 })` and close it when
+   * done; it does not count against the pool.
+   */
+  sessionUrl: string;
+}
+
+export interface PgliteHandle extends Handle {
+  kind: "pglite";
+  /** The embedded database itself, for what drizzle does not cover (its own listen, a dump). */
+  client: PGlite;
+}
+
+/** Either database; what differs between them is reached by narrowing on `kind`. */
+export type DatabaseHandle = PostgresHandle | PgliteHandle;
 
 export interface DatabaseOptions {
   /** postgres://… for PostgreSQL, memory:// for an in-memory PGlite, unset for PGlite on disk. */
@@ -48,6 +60,13 @@ export interface DatabaseOptions {
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.url && !options.url.startsWith("memory:")) return openPostgres(options.url, options.poolMax, options);
+  return openEmbedded(options);
+}
+
+/** PGlite: in memory for a `memory://` URL, else on disk under `dataDir`. */
+export async function openEmbedded(
+  options: Pick<DatabaseOptions, "url" | "dataDir" | "pgliteTemplate">,
+): Promise<PgliteHandle> {
   const dataDir = options.url ? undefined : resolve(options.dataDir);
   if (dataDir) mkdirSync(dirname(dataDir), { recursive: true });
   return openPglite(await PGlite.create({ dataDir, loadDataDir: options.pgliteTemplate, ...(await pgliteAssets()) }));
@@ -59,7 +78,7 @@ export function openPostgres(
   url: string,
   poolMax: number,
   { directUrl, pooler = "none" }: Pick<DatabaseOptions, "directUrl" | "pooler"> = {},
-): DatabaseHandle {
+): PostgresHandle {
   const sessionUrl = directUrl ?? url;
   const pool = replaceablePool(
     () =>
@@ -89,11 +108,12 @@ export function openPostgres(
   };
 }
 
-export function openPglite(client: PGlite): DatabaseHandle {
+function openPglite(client: PGlite): PgliteHandle {
   const db = drizzlePglite({ client, schema }) as unknown as Database;
   return {
     db,
     kind: "pglite",
+    client,
     migrate: () => migratePglite(db),
     ping: async () => {
       await db.execute(sql`select 1`);

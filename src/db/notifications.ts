@@ -42,18 +42,14 @@ export interface TaskNotifications {
   close(): Promise<void>;
 }
 
-/** `listenUrl` (PostgreSQL only): where the listening session connects; not through a transaction pooler. */
-export function taskNotifications(
-  database: DatabaseHandle,
-  listenUrl: string | undefined,
-  onError: (cause: unknown) => void,
-): TaskNotifications {
+/** On PostgreSQL the listening session connects to `sessionUrl`, never through a transaction pooler. */
+export function taskNotifications(database: DatabaseHandle, onError: (cause: unknown) => void): TaskNotifications {
   // Through the pool: a NOTIFY needs no session, so a transaction-mode pooler carries it.
   const publish = batchedPublisher(database.db, onError);
-  if (database.kind === "pglite")
-    return { publish, ...pgliteListener((database.db as unknown as { $client: PGlite }).$client) };
-  if (!listenUrl) throw new Error("task notifications on PostgreSQL need the URL to listen on");
-  return { publish, ...postgresListener(listenUrl) };
+  return {
+    publish,
+    ...(database.kind === "pglite" ? pgliteListener(database.client) : postgresListener(database.sessionUrl)),
+  };
 }
 
 // The writes of 20 ms go out in one statement: with 2 ms, a loaded process sent one per write or

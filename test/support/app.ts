@@ -22,9 +22,7 @@ export interface TestAppOptions {
 
 /** Live events on a test database; it listens only once a stream opens. */
 export function testEvents(database: TestDatabase, log: Logger = createLogger("silent")) {
-  const notifications = taskNotifications(database, database.sessionUrl, (cause) =>
-    log.warn("publishing a task change failed", { cause }),
-  );
+  const notifications = taskNotifications(database, (cause) => log.warn("publishing a task change failed", { cause }));
   return liveEvents(database.db, notifications, log);
 }
 
