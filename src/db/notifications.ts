@@ -9,7 +9,7 @@
 // commit's WAL flush), and with a trigger 64 concurrent writers fell from 4,065 to 1,214 toggles/s
 // here. A NOTIFY of its own writes no WAL. The price: a change whose writer dies between its commit
 // and the publish, or a write made around the service, wakes no stream; streams re-read the feed
-// at every keep-alive (src/modules/events/index.ts), so such a change arrives within 10 s.
+// every 10 s (src/modules/events/index.ts), so such a change arrives within 10 s.
 import type { PGlite } from "@electric-sql/pglite";
 import { SQL as BunSQL } from "bun";
 import { sql } from "drizzle-orm";
