@@ -58,6 +58,12 @@ const ifNoneMatch = t.Optional(
     description: "An ETag from an earlier answer (or a list of them, or `*`): 304 when it is still current.",
   }),
 );
+const ifNoneMatchStar = t.Optional(
+  t.String({
+    description:
+      "`*`: write only if the task does not exist. Every task written here exists: 412 with the current ETag, nothing written.",
+  }),
+);
 const ifMatch = t.Optional(
   t.String({
     description:
@@ -98,8 +104,21 @@ const retryErrors = {
 };
 const writeErrors = { ...bodyErrors, 412: Changed, ...retryErrors };
 
-/** What an If-Match allows: undefined for no header or `*` (any current version), else the versions it names. */
-function expected(header: string | undefined): Expected {
+interface Preconditions {
+  "if-match"?: string;
+  "if-none-match"?: string;
+}
+
+/**
+ * What a write's preconditions allow it to overwrite: undefined for any version (no If-Match, or
+ * `*`), else the versions If-Match names. `If-None-Match: *` asks that the task not exist (RFC 9110
+ * §13.1.2), and every write here is to a task that exists: it allows no version, so the task's
+ * 404 / 403 / 412 come as for an If-Match that names none. Other If-None-Match values on a write
+ * are not read.
+ */
+function expected(headers: Preconditions): Expected {
+  if (headers["if-none-match"]?.trim() === "*") return [];
+  const header = headers["if-match"];
   if (header === undefined) return undefined;
   const versions = taggedVersions(header);
   return versions === "*" ? undefined : versions;
@@ -111,7 +130,7 @@ const updateOptions = {
   params: t.Object({ id: TaskId }),
   body: TaskUpdate,
   parse: "json" as const,
-  headers: t.Object({ "if-match": ifMatch, "idempotency-key": idempotencyKey }),
+  headers: t.Object({ "if-match": ifMatch, "if-none-match": ifNoneMatchStar, "idempotency-key": idempotencyKey }),
   response: { 200: TaskAnswer, ...writeErrors },
 };
 
@@ -119,14 +138,14 @@ interface UpdateContext {
   user: { id: string };
   params: { id: string };
   body: TaskUpdate;
-  headers: { "if-match"?: string };
+  headers: Preconditions;
   set: { headers: Record<string, string | number> };
 }
 
 function taskRoutes(auth: Authentication, db: Database, events: EventRoutes) {
   // PUT and PATCH are one route under two methods (docs/api.md): any subset of the writable fields.
   const update = async ({ user, params, body, headers, set }: UpdateContext) => {
-    const { task, version } = await updateTask(db, user.id, params.id, body, expected(headers["if-match"]));
+    const { task, version } = await updateTask(db, user.id, params.id, body, expected(headers));
     set.headers.etag = taskEtag(version);
     return task;
   };
@@ -256,12 +275,16 @@ function taskRoutes(auth: Authentication, db: Database, events: EventRoutes) {
       .delete(
         "/:id",
         async ({ user, params, headers, status }) => {
-          await deleteTask(db, user.id, params.id, expected(headers["if-match"]));
+          await deleteTask(db, user.id, params.id, expected(headers));
           return status(204, undefined);
         },
         {
           params: t.Object({ id: TaskId }),
-          headers: t.Object({ "if-match": ifMatch, "idempotency-key": idempotencyKey }),
+          headers: t.Object({
+            "if-match": ifMatch,
+            "if-none-match": ifNoneMatchStar,
+            "idempotency-key": idempotencyKey,
+          }),
           response: {
             204: withHeaders(t.Void({ description: "Deleted; no body" }), replayedHeader),
             ...errors,
@@ -274,13 +297,7 @@ function taskRoutes(auth: Authentication, db: Database, events: EventRoutes) {
       .patch(
         "/:id/complete",
         async ({ user, params, body, headers, set }) => {
-          const { task, version } = await completeTask(
-            db,
-            user.id,
-            params.id,
-            body?.completed,
-            expected(headers["if-match"]),
-          );
+          const { task, version } = await completeTask(db, user.id, params.id, body?.completed, expected(headers));
           set.headers.etag = taskEtag(version);
           return task;
         },
@@ -288,7 +305,11 @@ function taskRoutes(auth: Authentication, db: Database, events: EventRoutes) {
           params: t.Object({ id: TaskId }),
           body: TaskCompletion,
           parse: "json",
-          headers: t.Object({ "if-match": ifMatch, "idempotency-key": idempotencyKey }),
+          headers: t.Object({
+            "if-match": ifMatch,
+            "if-none-match": ifNoneMatchStar,
+            "idempotency-key": idempotencyKey,
+          }),
           response: { 200: TaskAnswer, ...writeErrors },
           detail: {
             summary: "Toggle or set completion",
