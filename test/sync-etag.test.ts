@@ -138,7 +138,11 @@ describe(`ETags on one task (${driver})`, () => {
       const token = await tokenFor("none-match-writer");
       const { task, etag } = await created(token);
       const [method, path, body] = writes(task.id)[which]!;
-      for (const headers of [{ "if-none-match": "*" }, { "if-none-match": " * ", "if-match": etag }]) {
+      const preconditions: Record<string, string>[] = [
+        { "if-none-match": "*" },
+        { "if-none-match": " * ", "if-match": etag },
+      ];
+      for (const headers of preconditions) {
         const answer = await unchanged(ctx.db, () => send(ctx.app, { method, path, token, body, headers }));
         expect([headers, answer.status, answer.body]).toEqual([headers, 412, CHANGED]);
         expect(answer.headers.get("etag")).toBe(etag);
