@@ -101,7 +101,7 @@ export function createApp({ config, database, verifyToken, log, events }: AppDep
           return {};
         })
         .use(publishChanges(auth, events))
-        .use(idempotency(auth, database.db, log))
+        .use(idempotency(auth, database.db))
         .use(tasksModule(auth, database.db, eventRoutes(auth, database.db, events, log))),
     );
   routes.push(...app.routes);

@@ -10,7 +10,8 @@ import { createTokenVerifier } from "../src/auth/verify.ts";
 import { startHousekeeping } from "../src/db/housekeeping.ts";
 import { idempotencyKeys, tasks, users } from "../src/db/schema.ts";
 import { createLogger } from "../src/http/log.ts";
-import { claimKey, pruneExpiredKeys, pruneKeysJob } from "../src/modules/idempotency/service.ts";
+import { KEEP_ANSWER_HOURS } from "../src/modules/idempotency/limits.ts";
+import { pruneExpiredKeys, pruneKeysJob } from "../src/modules/idempotency/service.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
 import {
   driver,
@@ -66,20 +67,6 @@ async function writesNothing<T>(request: () => Promise<T>): Promise<T> {
 }
 
 const keyRow = (userId: string, key: string) => and(eq(idempotencyKeys.userId, userId), eq(idempotencyKeys.key, key));
-
-/** Turns a kept answer back into a request still in flight, with `leaseSeconds` left (negative: run out). */
-async function inFlight(userId: string, key: string, leaseSeconds: number) {
-  await ctx.db
-    .update(idempotencyKeys)
-    .set({
-      status: null,
-      body: null,
-      location: null,
-      etag: null,
-      expiresAt: sql`now() + make_interval(secs => ${leaseSeconds})`,
-    })
-    .where(keyRow(userId, key));
-}
 
 describe(`Idempotency-Key (${driver})`, () => {
   test("a create retried 5 times makes one task, and every retry gets the first answer", async () => {
@@ -256,44 +243,12 @@ describe(`Idempotency-Key (${driver})`, () => {
     expect((await keyed(token, "", { path: "/api/tasks" })).status).toBe(200);
   });
 
-  test("a request still in flight: 409 for the same request, 422 for another, nothing written", async () => {
-    const { token, id } = await newUser();
-    const create = { method: "POST", path: "/api/tasks", body: { title: "slow" } };
-    await keyed(token, "flight-1", create);
-    await inFlight(id, "flight-1", 60);
-    const same = await writesNothing(() => keyed(token, "flight-1", create));
-    expect([same.status, same.body]).toEqual([409, IN_PROGRESS]);
-    const other = await writesNothing(() =>
-      keyed(token, "flight-1", { method: "POST", path: "/api/tasks", body: { title: "other" } }),
-    );
-    expect([other.status, other.body]).toEqual([422, REUSED]);
-  });
-
-  test("a key left in flight by a killed request blocks retries only until its lease ends", async () => {
+  test("a kept answer holds 24 hours", async () => {
     const { id, token } = await newUser();
-    const create = { method: "POST", path: "/api/tasks", body: { title: "crashed" } };
-    await keyed(token, "crash-1", create);
-    await ctx.db.delete(tasks).where(eq(tasks.userId, id));
-    await inFlight(id, "crash-1", 2);
-    expect((await keyed(token, "crash-1", create)).status).toBe(409);
-    const [row] = await ctx.db.select().from(idempotencyKeys).where(keyRow(id, "crash-1"));
-    await Bun.sleep(Math.max(0, row!.expiresAt.getTime() - Date.now()) + 500);
-    const retried = await keyed(token, "crash-1", create);
-    expect([retried.status, retried.headers.get("idempotent-replayed")]).toEqual([201, null]);
-    expect(await taskCount(id)).toBe(1);
-    expect((await keyed(token, "crash-1", create)).text).toBe(retried.text);
-  });
-
-  test("a claim holds a 30 s lease; a kept answer holds 24 hours", async () => {
-    const { id, token } = await newUser();
-    const claimed = await claimKey(ctx.db, { id, email: null, name: null }, "lease-1", "f");
-    expect(claimed.outcome).toBe("claimed");
-    const lifetime = sql<number>`extract(epoch from ${idempotencyKeys.expiresAt} - ${idempotencyKeys.createdAt})::int`;
-    const [claim] = await ctx.db.select({ lifetime }).from(idempotencyKeys).where(keyRow(id, "lease-1"));
-    expect(claim!.lifetime).toBe(30);
     await keyed(token, "kept-1", { method: "POST", path: "/api/tasks", body: { title: "t" } });
+    const lifetime = sql<number>`extract(epoch from ${idempotencyKeys.expiresAt} - ${idempotencyKeys.createdAt})::int`;
     const [kept] = await ctx.db.select({ lifetime }).from(idempotencyKeys).where(keyRow(id, "kept-1"));
-    expect(Math.abs(kept!.lifetime - 24 * 3600)).toBeLessThan(60);
+    expect(Math.abs(kept!.lifetime - KEEP_ANSWER_HOURS * 3600)).toBeLessThan(60);
   });
 
   test("a kept answer past its 24 hours is not replayed: the request is carried out afresh", async () => {
@@ -329,22 +284,22 @@ describe(`Idempotency-Key (${driver})`, () => {
 
   test("expired rows are pruned in bounded batches; live ones stay", async () => {
     const { id } = await newUser();
-    const row = (key: string, expiresIn: string, status: number | null) => ({
+    const row = (key: string, expiresIn: string) => ({
       userId: id,
       key,
       fingerprint: "f",
-      claim: crypto.randomUUID(),
-      status,
+      status: 201,
+      body: "{}",
       expiresAt: sql`now() + ${expiresIn}::interval`,
     });
     await ctx.db
       .insert(idempotencyKeys)
       .values([
-        row("old-answer-1", "-1 hour", 201),
-        row("old-answer-2", "-1 second", 200),
-        row("dead-claim", "-1 second", null),
-        row("live-answer", "1 hour", 201),
-        row("live-claim", "30 seconds", null),
+        row("old-answer-1", "-1 hour"),
+        row("old-answer-2", "-1 second"),
+        row("old-answer-3", "-1 second"),
+        row("live-answer", "1 hour"),
+        row("live-answer-2", "30 seconds"),
       ]);
     const mine = () =>
       ctx.db
@@ -356,7 +311,7 @@ describe(`Idempotency-Key (${driver})`, () => {
     expect(await pruneExpiredKeys(ctx.db, 1, 2)).toBe(2);
     expect(await mine()).toHaveLength(3);
     expect(await pruneExpiredKeys(ctx.db, 1)).toBe(1);
-    expect(await mine()).toEqual(["live-answer", "live-claim"]);
+    expect(await mine()).toEqual(["live-answer", "live-answer-2"]);
   });
 
   test("the housekeeping timer deletes expired rows, and runs no more once stopped", async () => {
@@ -370,7 +325,8 @@ describe(`Idempotency-Key (${driver})`, () => {
       userId: "pruned",
       key: "k",
       fingerprint: "f",
-      claim: crypto.randomUUID(),
+      status: 200,
+      body: "{}",
       expiresAt: sql`now() - interval '1 second'`,
     });
     const left = () =>

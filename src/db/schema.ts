@@ -110,9 +110,9 @@ export const taskTombstones = pgTable(
   (t) => [primaryKey({ columns: [t.userId, t.seq] }), index("task_tombstones_deleted_at_idx").on(t.deletedAt)],
 );
 
-// The answers kept for Idempotency-Key retries (src/modules/idempotency/). A row is in flight while
-// `status` is null; `expires_at` is then its lease, and once answered the end of its 24 hours.
-// Either way a row past `expires_at` counts as absent, and the pruner deletes it.
+// The answers kept for Idempotency-Key retries (src/modules/idempotency/), each written in the
+// transaction of the write it answers. A row past `expires_at` (24 hours) counts as absent, and the
+// pruner deletes it.
 export const idempotencyKeys = pgTable(
   "idempotency_keys",
   {
@@ -122,10 +122,9 @@ export const idempotencyKeys = pgTable(
     key: text("key").notNull(),
     /** sha-256 (hex) of the method, path and body of the request that used the key first. */
     fingerprint: text("fingerprint").notNull(),
-    /** Made by the request carrying the key out, so only it stores or releases the row. */
-    claim: uuid("claim").notNull(),
-    status: integer("status"),
-    body: text("body"),
+    status: integer("status").notNull(),
+    /** The response body as sent; "" for none. */
+    body: text("body").notNull(),
     location: text("location"),
     etag: text("etag"),
     createdAt: timestamptz("created_at").notNull().defaultNow(),

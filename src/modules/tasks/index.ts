@@ -3,6 +3,7 @@
 import { Elysia, type TSchema, t } from "elysia";
 import type { authentication } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
+import { requestDatabase } from "../../db/held-transaction.ts";
 import { ErrorBody, ValidationErrorBody } from "../../http/error-body.ts";
 import { HttpError } from "../../http/errors.ts";
 import type { eventRoutes } from "../events/index.ts";
@@ -135,6 +136,7 @@ const updateOptions = {
 };
 
 interface UpdateContext {
+  request: Request;
   user: { id: string };
   params: { id: string };
   body: TaskUpdate;
@@ -144,8 +146,15 @@ interface UpdateContext {
 
 function taskRoutes(auth: Authentication, db: Database, events: EventRoutes) {
   // PUT and PATCH are one route under two methods (docs/api.md): any subset of the writable fields.
-  const update = async ({ user, params, body, headers, set }: UpdateContext) => {
-    const { task, version } = await updateTask(db, user.id, params.id, body, expected(headers));
+  // Writes go through requestDatabase: with an Idempotency-Key, into the transaction that keeps the answer.
+  const update = async ({ request, user, params, body, headers, set }: UpdateContext) => {
+    const { task, version } = await updateTask(
+      requestDatabase(request, db),
+      user.id,
+      params.id,
+      body,
+      expected(headers),
+    );
     set.headers.etag = taskEtag(version);
     return task;
   };
@@ -196,8 +205,8 @@ function taskRoutes(auth: Authentication, db: Database, events: EventRoutes) {
       )
       .post(
         "",
-        async ({ user, body, set, status }) => {
-          const { task, version } = await createTask(db, user, body);
+        async ({ request, user, body, set, status }) => {
+          const { task, version } = await createTask(requestDatabase(request, db), user, body);
           set.headers.location = `/api/tasks/${task.id}`;
           set.headers.etag = taskEtag(version);
           return status(201, task);
@@ -274,8 +283,8 @@ function taskRoutes(auth: Authentication, db: Database, events: EventRoutes) {
       })
       .delete(
         "/:id",
-        async ({ user, params, headers, status }) => {
-          await deleteTask(db, user.id, params.id, expected(headers));
+        async ({ request, user, params, headers, status }) => {
+          await deleteTask(requestDatabase(request, db), user.id, params.id, expected(headers));
           return status(204, undefined);
         },
         {
@@ -296,8 +305,14 @@ function taskRoutes(auth: Authentication, db: Database, events: EventRoutes) {
       )
       .patch(
         "/:id/complete",
-        async ({ user, params, body, headers, set }) => {
-          const { task, version } = await completeTask(db, user.id, params.id, body?.completed, expected(headers));
+        async ({ request, user, params, body, headers, set }) => {
+          const { task, version } = await completeTask(
+            requestDatabase(request, db),
+            user.id,
+            params.id,
+            body?.completed,
+            expected(headers),
+          );
           set.headers.etag = taskEtag(version);
           return task;
         },
