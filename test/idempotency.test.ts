@@ -10,7 +10,7 @@ import { createTokenVerifier } from "../src/auth/verify.ts";
 import { startHousekeeping } from "../src/db/housekeeping.ts";
 import { idempotencyKeys, tasks, users } from "../src/db/schema.ts";
 import { createLogger } from "../src/http/log.ts";
-import { KEEP_ANSWER_HOURS } from "../src/modules/idempotency/limits.ts";
+import { KEEP_ANSWER_HOURS, KEYS_PER_USER } from "../src/modules/idempotency/limits.ts";
 import { pruneExpiredKeys, pruneKeysJob } from "../src/modules/idempotency/service.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
 import {
@@ -360,6 +360,99 @@ describe(`Idempotency-Key (${driver})`, () => {
     expect([flipped.data!.completed, again.data!.completed]).toEqual([true, true]);
     expect(await taskCount(id)).toBe(1);
   });
+
+  /** `n` answers kept for `userId` by hand (the oldest expiring in `oldestInSeconds`), as if from earlier writes. */
+  async function keptAnswers(userId: string, n: number, oldestInSeconds: number) {
+    await ctx.db.execute(sql`
+      insert into idempotency_keys (user_id, key, fingerprint, status, body, expires_at)
+      select ${userId}, 'earlier-' || i, 'f', 200, '{}',
+        case when i = 1 then now() + make_interval(secs => ${oldestInSeconds}) else now() + interval '23 hours' end
+      from generate_series(1, ${n}::int) as i`);
+  }
+
+  const liveKeys = (userId: string) =>
+    ctx.db.$count(idempotencyKeys, and(eq(idempotencyKeys.userId, userId), sql`${idempotencyKeys.expiresAt} > now()`));
+
+  const TOO_MANY = (seconds: number) => ({
+    detail: `Too many Idempotency-Keys: at most ${KEYS_PER_USER} answers are kept per user; retry in ${seconds} s`,
+  });
+
+  test(`a user keeps at most ${KEYS_PER_USER} answers: one more is 429 with Retry-After, nothing written`, async () => {
+    const { id, token } = await newUser();
+    const task = (await send<Task>(ctx.app, { method: "POST", path: "/api/tasks", token, body: { title: "t" } })).body;
+    await keptAnswers(id, KEYS_PER_USER - 1, 100);
+    const noop = { method: "PATCH", path: `/api/tasks/${task.id}`, body: {} };
+    const last = await keyed(token, "last", noop);
+    expect(last.status).toBe(200);
+    expect(await liveKeys(id)).toBe(KEYS_PER_USER);
+    // Over the bound: refused before anything is kept, whatever the write.
+    for (const request of [noop, { method: "PATCH", path: `/api/tasks/${task.id}/complete` }]) {
+      const over = await writesNothing(() => keyed(token, "over", request));
+      const retryAfter = Number(over.headers.get("retry-after"));
+      expect(retryAfter).toBeGreaterThanOrEqual(98);
+      expect(retryAfter).toBeLessThanOrEqual(100);
+      expect([over.status, over.body]).toEqual([429, TOO_MANY(retryAfter)]);
+    }
+    // A retry of a kept answer, and a write without a key, still go.
+    const replayed = await keyed(token, "last", noop);
+    expect([replayed.status, replayed.headers.get("idempotent-replayed")]).toEqual([200, "true"]);
+    const plain = await send(ctx.app, { method: "PATCH", path: `/api/tasks/${task.id}/complete`, token });
+    expect(plain.status).toBe(200);
+    // Once the oldest answer expires, a new key is kept in its place.
+    await ctx.db
+      .update(idempotencyKeys)
+      .set({ expiresAt: sql`now() - interval '1 second'` })
+      .where(keyRow(id, "earlier-1"));
+    const later = await keyed(token, "over", { method: "PATCH", path: `/api/tasks/${task.id}/complete` });
+    expect([later.status, (later.body as Task).completed]).toEqual([200, false]);
+    expect(await liveKeys(id)).toBe(KEYS_PER_USER);
+  });
+
+  test("the bound holds under concurrent keyed writes: 20 at once with one place left keep exactly one", async () => {
+    const { id, token } = await newUser();
+    await keptAnswers(id, KEYS_PER_USER - 1, 3600);
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        keyed(token, `burst-${i}`, { method: "POST", path: "/api/tasks", body: { title: `burst ${i}` } }),
+      ),
+    );
+    expect(answers.map((answer) => answer.status).sort()).toEqual([201, ...Array(19).fill(429)]);
+    expect(await taskCount(id)).toBe(1);
+    expect(await liveKeys(id)).toBe(KEYS_PER_USER);
+  });
+
+  test("what one kept answer costs at most: under 8 KB of table, TOAST and index, so a user under 8 MB", async () => {
+    const { token } = await newUser();
+    // The longest fields (in UTF-16 units, as lengths count), in characters that take the most bytes
+    // once stored and do not compress: CJK ideographs (3 UTF-8 bytes) and control characters (6
+    // bytes in JSON, \u0001), at random, a quarter of them controls (the costliest share measured: ~7.4 KB an answer on
+    // PostgreSQL 15, against ~5.7 KB for CJK alone); and the longest key.
+    const wide = (n: number) =>
+      Array.from({ length: n }, () =>
+        Math.random() < 0.25
+          ? String.fromCharCode(1 + Math.floor(Math.random() * 31))
+          : String.fromCharCode(0x4e00 + Math.floor(Math.random() * 0x5000)),
+      ).join("");
+    const body = { title: `x${wide(198)}x`, description: wide(1000), priority: "medium", due_date: "2026-12-01" };
+    const created = await send<Task>(ctx.app, { method: "POST", path: "/api/tasks", token, body });
+    expect(created.status).toBe(201);
+    const size = async () => {
+      const result = await ctx.db.execute(sql`select pg_total_relation_size('idempotency_keys')::float8 as bytes`);
+      const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as {
+        bytes: number;
+      }[];
+      return rows[0]!.bytes;
+    };
+    const before = await size();
+    const n = 100;
+    const path = `/api/tasks/${created.body.id}`;
+    for (let i = 0; i < n; i++) {
+      const key = `${String(i).padStart(3, "0")}${"k".repeat(252)}`;
+      expect((await keyed(token, key, { method: "PATCH", path, body: {} })).status).toBe(200);
+    }
+    const perAnswer = ((await size()) - before) / n;
+    expect(perAnswer).toBeLessThan(8 * 1024);
+  }, 60_000);
 
   test("a user deleted outside the service takes its keys with it", async () => {
     const { id, token } = await newUser();
