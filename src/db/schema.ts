@@ -3,7 +3,6 @@
 import { sql } from "drizzle-orm";
 import {
   bigint,
-  bigserial,
   boolean,
   check,
   index,
@@ -28,9 +27,14 @@ export const users = pgTable("users", {
   // The change feed's clock (src/modules/tasks/feed.ts, docs/sync.md): every write of one of the
   // user's tasks takes the next number, under this row's lock, in the statement that writes.
   changeSeq: bigint("change_seq", { mode: "number" }).notNull().default(0),
-  // Unique to this row's life: a user deleted and made again restarts change_seq at 0, and a cursor
-  // of the earlier life must not be read against the new numbers.
-  generation: bigserial("generation", { mode: "number" }).notNull(),
+  // This row's life: a user deleted and made again restarts change_seq at 0, and a cursor of the
+  // earlier life must not be read against the new numbers. Random (1 to 10^15 - 1, what a cursor
+  // holds), not a sequence: cursors and list ETags carry it, and a sequence shared by all users
+  // told anyone who signs up now and then how many users had been written meanwhile. Two lives of
+  // one user drawing the same number: one chance in 10^15.
+  generation: bigint("generation", { mode: "number" })
+    .notNull()
+    .default(sql`(floor(random() * 999999999999999) + 1)::bigint`),
   // The highest tombstone number pruned: a cursor before it may have missed a deletion (410).
   prunedSeq: bigint("pruned_seq", { mode: "number" }).notNull().default(0),
   // The user's clock: each write moves it to greatest(now(), changed_at + 1 ms) with change_seq and
