@@ -74,7 +74,7 @@ const ifMatch = t.Optional(
 const idempotencyKey = t.Optional(
   t.String({
     description:
-      "1–255 printable ASCII characters. A retry with the same key, method, path and body gets the first 2xx answer again (`Idempotent-Replayed: true`) for 24 h; another request with the key: 422; while the first runs: 409.",
+      "1–255 printable ASCII characters. A retry with the same key, method, path and body gets the first 2xx answer again (`Idempotent-Replayed: true`) for 24 h; another request with the key: 422; while the first runs: 409; past 1,000 answers kept for the caller: 429.",
   }),
 );
 
@@ -102,6 +102,12 @@ const retryErrors = {
     description: "A request with this Idempotency-Key is still being carried out.",
   }),
   422: t.Object(ErrorBody.properties, { description: "This Idempotency-Key was used for a different request." }),
+  429: withHeaders(
+    t.Object(ErrorBody.properties, {
+      description: "The caller keeps as many Idempotency-Key answers as allowed; nothing was written.",
+    }),
+    { "retry-after": t.String({ description: "Seconds until the oldest kept answer expires." }) },
+  ),
 };
 const writeErrors = { ...bodyErrors, 412: Changed, ...retryErrors };
 
