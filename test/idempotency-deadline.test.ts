@@ -18,9 +18,12 @@ function keyed(token: string, key: string, request: Omit<SendOptions, "token">) 
   return send(ctx.app, { ...request, token, headers: { "idempotency-key": key } });
 }
 
-/** A connection of the test's own, outside the service's pool, that can hold a user's row lock. */
+/**
+ * A connection of the test's own, outside the service's pool, that can hold a user's row lock (as
+ * the service reaches the database: through the pooler in the pooled run, hence unnamed statements).
+ */
 function lockHolder() {
-  return new SQL({ url: ctx.database.url!, max: 1 });
+  return new SQL({ url: ctx.database.url!, max: 1, prepare: false });
 }
 
 /** Resolves once some backend waits for a lock (the request is blocked on ours); asked inside the holder's transaction. */
