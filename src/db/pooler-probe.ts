@@ -17,6 +17,9 @@
 import { SQL } from "bun";
 
 const ROUNDS = 3;
+// A session-mode pooler with one server connection per pool would make B wait for A's forever:
+// past this, the answer is "cannot tell", and the service starts as configured.
+const PROBE_TIMEOUT_MS = 5000;
 
 /** True when `url` shares server connections between client connections (transaction pooling). */
 export async function sharesServerConnections(url: string): Promise<boolean> {
@@ -26,7 +29,7 @@ export async function sharesServerConnections(url: string): Promise<boolean> {
   const b = open();
   const pidOf = async (client: Pick<SQL, "unsafe">) =>
     ((await client.unsafe("select pg_backend_pid() as pid")) as { pid: number }[])[0]!.pid;
-  try {
+  const probe = async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const first = await pidOf(a);
       const shared = await b.begin(async (tx) => {
@@ -36,7 +39,19 @@ export async function sharesServerConnections(url: string): Promise<boolean> {
       if (shared) return true;
     }
     return false;
+  };
+  const probing = probe();
+  probing.catch(() => {}); // after the timeout, closing the clients fails it: nobody waits for it then
+  let timer: Timer | undefined;
+  try {
+    return await Promise.race([
+      probing,
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS);
+      }),
+    ]);
   } finally {
-    await Promise.all([a.close(), b.close()]);
+    clearTimeout(timer);
+    await Promise.all([a.close({ timeout: 0 }), b.close({ timeout: 0 })]);
   }
 }

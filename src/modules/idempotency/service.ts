@@ -40,6 +40,7 @@ const keyLock = sql`pg_try_advisory_xact_lock(hashtextextended(${placeholder("us
 // when the answer is kept (a later statement, hence a later snapshot) sees every other keyed write
 // of theirs that committed first, and none commits meanwhile: the bound is exact under concurrency.
 // Every write of a task takes that lock anyway (tasks/service.ts), in the same order after this.
+// `locked` is read only so that the locking CTE runs (an unreferenced one would not).
 const keptAnswer = sql`
   with owner as (select ${users.id} from ${users} where ${users.id} = ${placeholder("userId")} for no key update)
   select (select count(*) from owner)::int as locked, k.fingerprint, k.status, k.body, k.location, k.etag
