@@ -4,6 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
 import { sql } from "drizzle-orm";
+import { hasPgBouncer, type PgBouncer, startPgBouncer } from "../harness/pgbouncer.ts";
+import type { RunningProcess } from "../harness/process.ts";
 import { loadConfig } from "../src/config.ts";
 import { type DatabaseHandle, openPostgres } from "../src/db/client.ts";
 import { isDatabaseUnavailable } from "../src/db/outage.ts";
@@ -17,8 +19,7 @@ import {
   testBinary,
   tokenFor,
 } from "./helpers.ts";
-import { hasPgBouncer, type PgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
-import { type RunningProcess, startService } from "./support/process.ts";
+import { startService } from "./support/service.ts";
 
 const NEON_POOLED = "postgres://u:p@ep-cool-name-123456-pooler.eu-central-1.aws.neon.tech/db";
 

@@ -2,9 +2,10 @@
 // sets as it likes, never changes which route answers. fetch() always sends a proper Host, so these
 // requests are written by hand on a socket to the real listener.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { RunningProcess } from "../harness/process.ts";
 import { driver, TEST_SECRET, testBinary, tokenFor } from "./helpers.ts";
-import { type RunningProcess, startService } from "./support/process.ts";
 import { rawHttp } from "./support/raw-http.ts";
+import { startService } from "./support/service.ts";
 
 let service: RunningProcess;
 let port: number;

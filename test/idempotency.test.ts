@@ -7,12 +7,12 @@ import { treaty } from "@elysiajs/eden";
 import { and, count, eq, sql } from "drizzle-orm";
 import { createApp } from "../src/app.ts";
 import { createTokenVerifier } from "../src/auth/verify.ts";
-import { startHousekeeping } from "../src/db/housekeeping.ts";
+import { inBatches, startHousekeeping } from "../src/db/housekeeping.ts";
 import { idempotencyKeys, tasks, users } from "../src/db/schema.ts";
 import { createLogger } from "../src/http/log.ts";
-import { KEEP_ANSWER_HOURS, KEYS_PER_USER } from "../src/modules/idempotency/limits.ts";
 import { pruneExpiredKeys, pruneKeysJob } from "../src/modules/idempotency/service.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
+import { IDEMPOTENCY_KEEP_HOURS, IDEMPOTENCY_KEYS_PER_USER } from "../src/rules.ts";
 import {
   driver,
   freshDatabase,
@@ -248,7 +248,7 @@ describe(`Idempotency-Key (${driver})`, () => {
     await keyed(token, "kept-1", { method: "POST", path: "/api/tasks", body: { title: "t" } });
     const lifetime = sql<number>`extract(epoch from ${idempotencyKeys.expiresAt} - ${idempotencyKeys.createdAt})::int`;
     const [kept] = await ctx.db.select({ lifetime }).from(idempotencyKeys).where(keyRow(id, "kept-1"));
-    expect(Math.abs(kept!.lifetime - KEEP_ANSWER_HOURS * 3600)).toBeLessThan(60);
+    expect(Math.abs(kept!.lifetime - IDEMPOTENCY_KEEP_HOURS * 3600)).toBeLessThan(60);
   });
 
   test("a kept answer past its 24 hours is not replayed: the request is carried out afresh", async () => {
@@ -308,7 +308,7 @@ describe(`Idempotency-Key (${driver})`, () => {
         .where(eq(idempotencyKeys.userId, id))
         .orderBy(idempotencyKeys.key)
         .then((rows) => rows.map((r) => r.key));
-    expect(await pruneExpiredKeys(ctx.db, 1, 2)).toBe(2);
+    expect(await inBatches((batch) => pruneExpiredKeys(ctx.db, batch), 1, 2)).toBe(2);
     expect(await mine()).toHaveLength(3);
     expect(await pruneExpiredKeys(ctx.db, 1)).toBe(1);
     expect(await mine()).toEqual(["live-answer", "live-answer-2"]);
@@ -374,17 +374,17 @@ describe(`Idempotency-Key (${driver})`, () => {
     ctx.db.$count(idempotencyKeys, and(eq(idempotencyKeys.userId, userId), sql`${idempotencyKeys.expiresAt} > now()`));
 
   const TOO_MANY = (seconds: number) => ({
-    detail: `Too many Idempotency-Keys: at most ${KEYS_PER_USER} answers are kept per user; retry in ${seconds} s`,
+    detail: `Too many Idempotency-Keys: at most ${IDEMPOTENCY_KEYS_PER_USER} answers are kept per user; retry in ${seconds} s`,
   });
 
-  test(`a user keeps at most ${KEYS_PER_USER} answers: one more is 429 with Retry-After, nothing written`, async () => {
+  test(`a user keeps at most ${IDEMPOTENCY_KEYS_PER_USER} answers: one more is 429 with Retry-After, nothing written`, async () => {
     const { id, token } = await newUser();
     const task = (await send<Task>(ctx.app, { method: "POST", path: "/api/tasks", token, body: { title: "t" } })).body;
-    await keptAnswers(id, KEYS_PER_USER - 1, 100);
+    await keptAnswers(id, IDEMPOTENCY_KEYS_PER_USER - 1, 100);
     const noop = { method: "PATCH", path: `/api/tasks/${task.id}`, body: {} };
     const last = await keyed(token, "last", noop);
     expect(last.status).toBe(200);
-    expect(await liveKeys(id)).toBe(KEYS_PER_USER);
+    expect(await liveKeys(id)).toBe(IDEMPOTENCY_KEYS_PER_USER);
     // Over the bound: refused before anything is kept, whatever the write.
     for (const request of [noop, { method: "PATCH", path: `/api/tasks/${task.id}/complete` }]) {
       const over = await writesNothing(() => keyed(token, "over", request));
@@ -405,12 +405,12 @@ describe(`Idempotency-Key (${driver})`, () => {
       .where(keyRow(id, "earlier-1"));
     const later = await keyed(token, "over", { method: "PATCH", path: `/api/tasks/${task.id}/complete` });
     expect([later.status, (later.body as Task).completed]).toEqual([200, false]);
-    expect(await liveKeys(id)).toBe(KEYS_PER_USER);
+    expect(await liveKeys(id)).toBe(IDEMPOTENCY_KEYS_PER_USER);
   });
 
   test("the bound holds under concurrent keyed writes: 20 at once with one place left keep exactly one", async () => {
     const { id, token } = await newUser();
-    await keptAnswers(id, KEYS_PER_USER - 1, 3600);
+    await keptAnswers(id, IDEMPOTENCY_KEYS_PER_USER - 1, 3600);
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         keyed(token, `burst-${i}`, { method: "POST", path: "/api/tasks", body: { title: `burst ${i}` } }),
@@ -418,7 +418,7 @@ describe(`Idempotency-Key (${driver})`, () => {
     );
     expect(answers.map((answer) => answer.status).sort()).toEqual([201, ...Array(19).fill(429)]);
     expect(await taskCount(id)).toBe(1);
-    expect(await liveKeys(id)).toBe(KEYS_PER_USER);
+    expect(await liveKeys(id)).toBe(IDEMPOTENCY_KEYS_PER_USER);
   });
 
   test("what one kept answer costs at most: under 8 KB of table, TOAST and index, so a user under 8 MB", async () => {

@@ -13,15 +13,15 @@ import type { authentication } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
 import { type HeldTransaction, holdFor, holdTransaction } from "../../db/held-transaction.ts";
 import { HttpError } from "../../http/errors.ts";
-import { KEYS_PER_USER } from "./limits.ts";
+import { IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_KEYS_PER_USER } from "../../rules.ts";
 import { claimKey, type KeptAnswer, keepAnswer } from "./service.ts";
 
-const KEY_FORMAT = /^[\x20-\x7e]{1,255}$/;
+const KEY_FORMAT = new RegExp(`^[\\x20-\\x7e]{1,${IDEMPOTENCY_KEY_MAX}}$`);
 const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 class InvalidKeyError extends HttpError {
   constructor() {
-    super(400, "The Idempotency-Key header must be 1 to 255 printable ASCII characters");
+    super(400, `The Idempotency-Key header must be 1 to ${IDEMPOTENCY_KEY_MAX} printable ASCII characters`);
   }
 }
 
@@ -35,7 +35,7 @@ class TooManyKeysError extends HttpError {
   constructor(retryAfterSeconds: number) {
     super(
       429,
-      `Too many Idempotency-Keys: at most ${KEYS_PER_USER} answers are kept per user; retry in ${retryAfterSeconds} s`,
+      `Too many Idempotency-Keys: at most ${IDEMPOTENCY_KEYS_PER_USER} answers are kept per user; retry in ${retryAfterSeconds} s`,
       { "retry-after": String(retryAfterSeconds) },
     );
   }

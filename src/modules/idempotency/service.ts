@@ -11,10 +11,10 @@
 // The lock is a transaction's, so it holds through a transaction-mode pooler too.
 import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import type { Job } from "../../db/housekeeping.ts";
+import { inBatches, type Job } from "../../db/housekeeping.ts";
 import { preparedSql, rows } from "../../db/prepared.ts";
 import { idempotencyKeys, users } from "../../db/schema.ts";
-import { KEEP_ANSWER_HOURS, KEYS_PER_USER } from "./limits.ts";
+import { IDEMPOTENCY_KEEP_HOURS, IDEMPOTENCY_KEYS_PER_USER } from "../../rules.ts";
 
 export interface KeptAnswer {
   status: number;
@@ -73,7 +73,7 @@ export async function claimKey(tx: Database, userId: string, key: string, finger
   return { outcome: "answered", answer: { status: status!, body: body ?? "", location, etag } };
 }
 
-// The answer is kept only while the user keeps fewer than KEYS_PER_USER; a row already there for
+// The answer is kept only while the user keeps fewer than IDEMPOTENCY_KEYS_PER_USER; a row already there for
 // the key can only be one past its 24 hours (a live one was answered under the key's lock).
 const keep = sql`
   with mine as (
@@ -85,8 +85,8 @@ const keep = sql`
     insert into ${idempotencyKeys} (user_id, key, fingerprint, status, body, location, etag, expires_at)
     select ${placeholder("userId")}, ${placeholder("key")}, ${placeholder("fingerprint")}, ${placeholder("status")}::int,
       ${placeholder("body")}, ${placeholder("location")}, ${placeholder("etag")},
-      now() + make_interval(hours => ${KEEP_ANSWER_HOURS})
-    from mine where mine.n < ${KEYS_PER_USER}
+      now() + make_interval(hours => ${IDEMPOTENCY_KEEP_HOURS})
+    from mine where mine.n < ${IDEMPOTENCY_KEYS_PER_USER}
     on conflict (user_id, key) do update set fingerprint = excluded.fingerprint, status = excluded.status,
       body = excluded.body, location = excluded.location, etag = excluded.etag, created_at = now(),
       expires_at = excluded.expires_at
@@ -96,7 +96,7 @@ const keep = sql`
 
 /**
  * Keeps the answer of the request that claimed `key` in `tx`, for 24 hours; or, when the user
- * already keeps KEYS_PER_USER answers, keeps nothing and says in how many seconds the oldest expires.
+ * already keeps IDEMPOTENCY_KEYS_PER_USER answers, keeps nothing and says in how many seconds the oldest expires.
  */
 export async function keepAnswer(
   tx: Database,
@@ -116,33 +116,27 @@ export async function keepAnswer(
 }
 
 /**
- * Deletes expired answers (past their 24 hours), `batchSize` rows per statement so that no statement
- * holds many locks or runs long, at most `maxBatches` statements per call. SKIP LOCKED: replicas
- * pruning at once, or a request taking over an expired key, do not wait on each other. Returns the
- * number of rows deleted.
+ * Deletes up to `batchSize` expired answers (past their 24 hours). SKIP LOCKED: replicas pruning at
+ * once, or a request taking over an expired key, do not wait on each other. Returns the number of
+ * rows deleted.
  */
-export async function pruneExpiredKeys(db: Database, batchSize = 1000, maxBatches = 20): Promise<number> {
-  let deleted = 0;
-  for (let batch = 0; batch < maxBatches; batch++) {
-    const expired = db
-      .select({ userId: idempotencyKeys.userId, key: idempotencyKeys.key })
-      .from(idempotencyKeys)
-      .where(sql`${idempotencyKeys.expiresAt} <= now()`)
-      .limit(batchSize)
-      .for("update", { skipLocked: true });
-    const deletedRows = await db
-      .delete(idempotencyKeys)
-      .where(sql`(${idempotencyKeys.userId}, ${idempotencyKeys.key}) in ${expired}`)
-      .returning({ key: idempotencyKeys.key });
-    deleted += deletedRows.length;
-    if (deletedRows.length < batchSize) break;
-  }
-  return deleted;
+export async function pruneExpiredKeys(db: Database, batchSize: number): Promise<number> {
+  const expired = db
+    .select({ userId: idempotencyKeys.userId, key: idempotencyKeys.key })
+    .from(idempotencyKeys)
+    .where(sql`${idempotencyKeys.expiresAt} <= now()`)
+    .limit(batchSize)
+    .for("update", { skipLocked: true });
+  const deleted = await db
+    .delete(idempotencyKeys)
+    .where(sql`(${idempotencyKeys.userId}, ${idempotencyKeys.key}) in ${expired}`)
+    .returning({ key: idempotencyKeys.key });
+  return deleted.length;
 }
 
-/** Expired keys pruned every minute by the app's housekeeping (src/db/housekeeping.ts). */
+/** Expired keys pruned every minute, in batches, by the app's housekeeping (src/db/housekeeping.ts). */
 export const pruneKeysJob = (db: Database): Job => ({
   name: "pruning expired idempotency keys",
   everyMs: 60_000,
-  run: () => pruneExpiredKeys(db),
+  run: () => inBatches((batch) => pruneExpiredKeys(db, batch)),
 });
