@@ -48,7 +48,11 @@ export function createApp({ config, database, verifyToken, log, events }: AppDep
   });
   const spendRequest = requestBudget(config.rateLimitPerMinute ?? 0);
   let housekeeping: { stop(): void } | undefined;
-  const app = new Elysia()
+  // Elysia finds the path at the first "/" from a fixed offset of request.url, by default 11
+  // ("http://" and a 4-character host), so a 1–3 character Host header moved the cut into the path
+  // (/xyz/api/tasks was served as /api/tasks). From offset 7 the first "/" is always the path's: a
+  // host never contains one, and Bun's listener here speaks plain http://. Same cost per request.
+  const app = new Elysia({ handler: { standardHostname: false } })
     // Only a listening service tidies the database; an app a test drives through handle() does not.
     .onStart(() => {
       housekeeping = startHousekeeping([pruneKeysJob(database.db), pruneTombstonesJob(database.db)], (job, cause) =>
@@ -99,7 +103,7 @@ export function createApp({ config, database, verifyToken, log, events }: AppDep
           return {};
         })
         .use(publishChanges(auth, events))
-        .use(idempotency(auth, database.db, log))
+        .use(idempotency(auth, database.db))
         // The feed's and the events' static paths first: /:id would take "changes" for a task id.
         .use(inBothShapes(auth, () => feedRoutes(auth, database.db)))
         .use(inBothShapes(auth, () => eventRoutes(auth, database.db, events, log)))

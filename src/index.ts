@@ -17,24 +17,34 @@ const SHUTDOWN_GRACE_MS = 10_000;
 // (an empty 413) is only a backstop for lengths no client of this API sends.
 const LISTENER_BODY_LIMIT = 1024 * 1024 * 1024;
 
+function exitWithProblems(error: ConfigError): never {
+  for (const problem of error.problems) console.error(`config: ${problem}`);
+  process.exit(1);
+}
+
 function configOrExit(): Config {
   try {
     return loadConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    for (const problem of error.problems) console.error(`config: ${problem}`);
-    process.exit(1);
+    exitWithProblems(error);
   }
 }
 
-function open(config: Config): Promise<DatabaseHandle> {
-  return openDatabase({
-    url: config.databaseUrl,
-    directUrl: config.databaseDirectUrl,
-    pooler: config.databasePooler,
-    dataDir: config.dataDir,
-    poolMax: config.dbPoolMax,
-  });
+/** The database, or exit 1 when the URL turns out to need a setting it lacks (a transaction-mode pooler). */
+async function open(config: Config): Promise<DatabaseHandle> {
+  try {
+    return await openDatabase({
+      url: config.databaseUrl,
+      directUrl: config.databaseDirectUrl,
+      pooler: config.databasePooler,
+      dataDir: config.dataDir,
+      poolMax: config.dbPoolMax,
+    });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    exitWithProblems(error);
+  }
 }
 
 async function openMigrated(config: Config, log: Logger): Promise<DatabaseHandle> {

@@ -132,6 +132,34 @@ describe(`GET /api/tasks/changes (${driver})`, () => {
     expect((await changes(mine, `?since=${cursor}`)).tasks).toEqual([]);
   });
 
+  test("cursors and list ETags reveal no counter shared by users: users made one after another carry unrelated numbers", async () => {
+    const watcher = await tokenFor(`watcher-${crypto.randomUUID()}`);
+    await createTask(ctx.app, watcher);
+    const watched = async () => [
+      (await changes(watcher)).cursor,
+      (await send(ctx.app, { path: "/api/tasks", token: watcher })).headers.get("etag"),
+    ];
+    const before = await watched();
+    // Each new user's cursor carries its row's generation first (the test reads the encoding; a
+    // client must not). Made by a sequence, they rose with every user written in between.
+    const generations: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const token = await tokenFor(`signup-${i}-${crypto.randomUUID()}`);
+      await createTask(ctx.app, token);
+      const { cursor } = await changes(token);
+      const generation = Number(Buffer.from(cursor, "base64url").toString().split(".")[0]);
+      const etag = (await send(ctx.app, { path: "/api/tasks", token })).headers.get("etag")!;
+      // The list's ETag carries the same, and nothing else but the user's own change count.
+      expect(etag).toStartWith(`"L${generation}.1.`);
+      generations.push(generation);
+    }
+    expect(new Set(generations).size).toBe(12);
+    // 12 random numbers come out in rising order once in 12! (4.8e8) runs.
+    expect(generations).not.toEqual([...generations].sort((a, b) => a - b));
+    // Others' writes move nothing of this user's.
+    expect(await watched()).toEqual(before);
+  });
+
   test("limit outside 1–1000 is a 400 naming it", async () => {
     const token = await tokenFor("limits");
     for (const limit of ["0", "1001", "x"]) {

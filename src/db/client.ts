@@ -8,10 +8,11 @@ import { sql } from "drizzle-orm";
 import { drizzle as drizzleBunSql } from "drizzle-orm/bun-sql";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import type { DatabasePooler } from "../config.ts";
+import { ConfigError, type DatabasePooler } from "../config.ts";
 import { QUERY_DEADLINE_MS } from "./deadline.ts";
 import { migratePglite, migratePostgres } from "./migrate.ts";
 import { pgliteAssets } from "./pglite-assets.ts";
+import { sharesServerConnections } from "./pooler-probe.ts";
 import { replaceablePool } from "./replaceable-pool.ts";
 import * as schema from "./schema.ts";
 
@@ -59,7 +60,10 @@ export interface DatabaseOptions {
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
-  if (options.url && !options.url.startsWith("memory:")) return openPostgres(options.url, options.poolMax, options);
+  if (options.url && !options.url.startsWith("memory:")) {
+    if ((options.pooler ?? "none") === "none") await refuseTransactionPooler(options.url);
+    return openPostgres(options.url, options.poolMax, options);
+  }
   return openEmbedded(options);
 }
 
@@ -73,6 +77,21 @@ export async function openEmbedded(
 }
 
 const CONNECT_TIMEOUT_S = 2;
+
+/**
+ * A DATABASE_URL that leads to a transaction-mode pooler while DATABASE_POOLER says none is refused
+ * before anything is sent through it (src/db/pooler-probe.ts). A database that cannot be reached now
+ * is not refused here: what comes next (migrations, the readiness check) says so.
+ */
+async function refuseTransactionPooler(url: string): Promise<void> {
+  const pooled = await sharesServerConnections(url).catch(() => false);
+  if (!pooled) return;
+  throw new ConfigError([
+    `DATABASE_URL: ${new URL(url).host} hands one server connection to several clients, as a transaction-mode ` +
+      "pooler does (PgBouncer's pool_mode = transaction, a hosted pooled URL): set DATABASE_POOLER=transaction, " +
+      "and DATABASE_DIRECT_URL to a connection that keeps a session (to PostgreSQL itself or a session-mode pooler)",
+  ]);
+}
 
 export function openPostgres(
   url: string,

@@ -3,7 +3,6 @@
 import { sql } from "drizzle-orm";
 import {
   bigint,
-  bigserial,
   boolean,
   check,
   index,
@@ -29,9 +28,14 @@ export const users = pgTable("users", {
   // The change feed's clock (src/modules/feed/service.ts, docs/sync.md): every write of one of the
   // user's tasks takes the next number, under this row's lock, in the statement that writes.
   changeSeq: bigint("change_seq", { mode: "number" }).notNull().default(0),
-  // Unique to this row's life: a user deleted and made again restarts change_seq at 0, and a cursor
-  // of the earlier life must not be read against the new numbers.
-  generation: bigserial("generation", { mode: "number" }).notNull(),
+  // This row's life: a user deleted and made again restarts change_seq at 0, and a cursor of the
+  // earlier life must not be read against the new numbers. Random (1 to 10^15 - 1, what a cursor
+  // holds), not a sequence: cursors and list ETags carry it, and a sequence shared by all users
+  // told anyone who signs up now and then how many users had been written meanwhile. Two lives of
+  // one user drawing the same number: one chance in 10^15.
+  generation: bigint("generation", { mode: "number" })
+    .notNull()
+    .default(sql`(floor(random() * 999999999999999) + 1)::bigint`),
   // The highest tombstone number pruned: a cursor before it may have missed a deletion (410).
   prunedSeq: bigint("pruned_seq", { mode: "number" }).notNull().default(0),
   // The user's clock: each write moves it to greatest(now(), changed_at + 1 ms) with change_seq and
@@ -112,9 +116,9 @@ export const taskTombstones = pgTable(
   (t) => [primaryKey({ columns: [t.userId, t.seq] }), index("task_tombstones_deleted_at_idx").on(t.deletedAt)],
 );
 
-// The answers kept for Idempotency-Key retries (src/modules/idempotency/). A row is in flight while
-// `status` is null; `expires_at` is then its lease, and once answered the end of its 24 hours.
-// Either way a row past `expires_at` counts as absent, and the pruner deletes it.
+// The answers kept for Idempotency-Key retries (src/modules/idempotency/), each written in the
+// transaction of the write it answers. A row past `expires_at` (24 hours) counts as absent, and the
+// pruner deletes it.
 export const idempotencyKeys = pgTable(
   "idempotency_keys",
   {
@@ -124,10 +128,9 @@ export const idempotencyKeys = pgTable(
     key: text("key").notNull(),
     /** sha-256 (hex) of the method, path and body of the request that used the key first. */
     fingerprint: text("fingerprint").notNull(),
-    /** Made by the request carrying the key out, so only it stores or releases the row. */
-    claim: uuid("claim").notNull(),
-    status: integer("status"),
-    body: text("body"),
+    status: integer("status").notNull(),
+    /** The response body as sent; "" for none. */
+    body: text("body").notNull(),
     location: text("location"),
     etag: text("etag"),
     createdAt: timestamptz("created_at").notNull().defaultNow(),

@@ -3,7 +3,7 @@
 // Eden's types. The handlers stay short enough to read as what the route does.
 import { type TSchema, t } from "elysia";
 import { ErrorBody, ValidationErrorBody } from "../../http/error-body.ts";
-import { IDEMPOTENCY_KEY_MAX } from "../../rules.ts";
+import { IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_KEYS_PER_USER } from "../../rules.ts";
 import { Task, TaskCompletion, TaskCreate, TaskListQuery, TaskUpdate } from "./model.ts";
 
 const TaskId = t.String({
@@ -31,9 +31,15 @@ const ifMatch = t.Optional(
       "Write only over this version: an ETag, a list of them, or `*`. None current: 412 with the current ETag, nothing written.",
   }),
 );
+const ifNoneMatchStar = t.Optional(
+  t.String({
+    description:
+      "`*`: write only if the task does not exist. Every task written here exists: 412 with the current ETag, nothing written.",
+  }),
+);
 const idempotencyKey = t.Optional(
   t.String({
-    description: `1–${IDEMPOTENCY_KEY_MAX} printable ASCII characters. A retry with the same key, method, path and body gets the first 2xx answer again (\`Idempotent-Replayed: true\`) for 24 h; another request with the key: 422; while the first runs: 409.`,
+    description: `1–${IDEMPOTENCY_KEY_MAX} printable ASCII characters. A retry with the same key, method, path and body gets the first 2xx answer again (\`Idempotent-Replayed: true\`) for 24 h; another request with the key: 422; while the first runs: 409; past ${IDEMPOTENCY_KEYS_PER_USER} answers kept for the caller: 429.`,
   }),
 );
 
@@ -61,6 +67,12 @@ const retryErrors = {
     description: "A request with this Idempotency-Key is still being carried out.",
   }),
   422: t.Object(ErrorBody.properties, { description: "This Idempotency-Key was used for a different request." }),
+  429: withHeaders(
+    t.Object(ErrorBody.properties, {
+      description: "The caller keeps as many Idempotency-Key answers as allowed; nothing was written.",
+    }),
+    { "retry-after": t.String({ description: "Seconds until the oldest kept answer expires." }) },
+  ),
 };
 const writeErrors = { ...bodyErrors, 412: Changed, ...retryErrors };
 
@@ -68,7 +80,7 @@ const update = {
   params: t.Object({ id: TaskId }),
   body: TaskUpdate,
   parse: "json" as const,
-  headers: t.Object({ "if-match": ifMatch, "idempotency-key": idempotencyKey }),
+  headers: t.Object({ "if-match": ifMatch, "if-none-match": ifNoneMatchStar, "idempotency-key": idempotencyKey }),
   response: { 200: TaskAnswer, ...writeErrors },
 };
 
@@ -130,7 +142,7 @@ export const taskContracts = {
   },
   remove: {
     params: t.Object({ id: TaskId }),
-    headers: t.Object({ "if-match": ifMatch, "idempotency-key": idempotencyKey }),
+    headers: t.Object({ "if-match": ifMatch, "if-none-match": ifNoneMatchStar, "idempotency-key": idempotencyKey }),
     response: {
       204: withHeaders(t.Void({ description: "Deleted; no body" }), replayedHeader),
       ...errors,
@@ -143,7 +155,7 @@ export const taskContracts = {
     params: t.Object({ id: TaskId }),
     body: TaskCompletion,
     parse: "json" as const,
-    headers: t.Object({ "if-match": ifMatch, "idempotency-key": idempotencyKey }),
+    headers: t.Object({ "if-match": ifMatch, "if-none-match": ifNoneMatchStar, "idempotency-key": idempotencyKey }),
     response: { 200: TaskAnswer, ...writeErrors },
     detail: {
       summary: "Toggle or set completion",

@@ -3,6 +3,7 @@
 import { Elysia } from "elysia";
 import type { authentication } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
+import { requestDatabase } from "../../db/held-transaction.ts";
 import { taskContracts as contract } from "./contracts.ts";
 import { listEtag, noneMatch, taggedVersions, taskEtag } from "./etag.ts";
 import type { TaskUpdate } from "./model.ts";
@@ -18,17 +19,31 @@ import {
   updateTask,
 } from "./service.ts";
 
-/** What an If-Match allows: undefined for no header or `*` (any current version), else the versions it names. */
-function expected(header: string | undefined): Expected {
+interface Preconditions {
+  "if-match"?: string;
+  "if-none-match"?: string;
+}
+
+/**
+ * What a write's preconditions allow it to overwrite: undefined for any version (no If-Match, or
+ * `*`), else the versions If-Match names. `If-None-Match: *` asks that the task not exist (RFC 9110
+ * §13.1.2), and every write here is to a task that exists: it allows no version, so the task's
+ * 404 / 403 / 412 come as for an If-Match that names none. Other If-None-Match values on a write
+ * are not read.
+ */
+function expected(headers: Preconditions): Expected {
+  if (headers["if-none-match"]?.trim() === "*") return [];
+  const header = headers["if-match"];
   if (header === undefined) return undefined;
   const versions = taggedVersions(header);
   return versions === "*" ? undefined : versions;
 }
 
 export function taskRoutes(auth: ReturnType<typeof authentication>, db: Database) {
-  // PUT and PATCH write the same way; each route hands its context's parts to this.
-  const update = async (userId: string, id: string, body: TaskUpdate, ifMatch: string | undefined) => {
-    const { task, version } = await updateTask(db, userId, id, body, expected(ifMatch));
+  // PUT and PATCH write the same way; each route hands its context's parts to this. Writes go
+  // through requestDatabase: with an Idempotency-Key, into the transaction that keeps the answer.
+  const update = async (request: Request, userId: string, id: string, body: TaskUpdate, headers: Preconditions) => {
+    const { task, version } = await updateTask(requestDatabase(request, db), userId, id, body, expected(headers));
     return { task, etag: taskEtag(version) };
   };
   return new Elysia({ detail: { tags: ["Tasks"] } })
@@ -55,8 +70,8 @@ export function taskRoutes(auth: ReturnType<typeof authentication>, db: Database
     )
     .post(
       "",
-      async ({ user, body, set, status }) => {
-        const { task, version } = await createTask(db, user, body);
+      async ({ request, user, body, set, status }) => {
+        const { task, version } = await createTask(requestDatabase(request, db), user, body);
         set.headers.location = `/api/tasks/${task.id}`;
         set.headers.etag = taskEtag(version);
         return status(201, task);
@@ -76,8 +91,8 @@ export function taskRoutes(auth: ReturnType<typeof authentication>, db: Database
     )
     .put(
       "/:id",
-      async ({ user, params, body, headers, set }) => {
-        const { task, etag } = await update(user.id, params.id, body, headers["if-match"]);
+      async ({ request, user, params, body, headers, set }) => {
+        const { task, etag } = await update(request, user.id, params.id, body, headers);
         set.headers.etag = etag;
         return task;
       },
@@ -85,8 +100,8 @@ export function taskRoutes(auth: ReturnType<typeof authentication>, db: Database
     )
     .patch(
       "/:id",
-      async ({ user, params, body, headers, set }) => {
-        const { task, etag } = await update(user.id, params.id, body, headers["if-match"]);
+      async ({ request, user, params, body, headers, set }) => {
+        const { task, etag } = await update(request, user.id, params.id, body, headers);
         set.headers.etag = etag;
         return task;
       },
@@ -94,21 +109,21 @@ export function taskRoutes(auth: ReturnType<typeof authentication>, db: Database
     )
     .delete(
       "/:id",
-      async ({ user, params, headers, status }) => {
-        await deleteTask(db, user.id, params.id, expected(headers["if-match"]));
+      async ({ request, user, params, headers, status }) => {
+        await deleteTask(requestDatabase(request, db), user.id, params.id, expected(headers));
         return status(204, undefined);
       },
       contract.remove,
     )
     .patch(
       "/:id/complete",
-      async ({ user, params, body, headers, set }) => {
+      async ({ request, user, params, body, headers, set }) => {
         const { task, version } = await completeTask(
-          db,
+          requestDatabase(request, db),
           user.id,
           params.id,
           body?.completed,
-          expected(headers["if-match"]),
+          expected(headers),
         );
         set.headers.etag = taskEtag(version);
         return task;
