@@ -24,6 +24,7 @@ import { idempotency } from "./modules/idempotency/index.ts";
 import { pruneKeysJob } from "./modules/idempotency/service.ts";
 import { pruneTombstonesJob } from "./modules/tasks/feed.ts";
 import { tasksModule } from "./modules/tasks/index.ts";
+import { httpObservability } from "./observability/http.ts";
 
 interface AppDeps {
   config: Pick<Config, "corsOrigins"> & Partial<Pick<Config, "rateLimitPerMinute">>;
@@ -55,6 +56,7 @@ export function createApp({ config, database, verifyToken, log, events }: AppDep
     })
     .onStop(() => housekeeping?.stop())
     .use(requestLog(log))
+    .use(httpObservability())
     .use(errorHandler(log, () => routes))
     .use(jsonBodies)
     .use(
@@ -71,7 +73,15 @@ export function createApp({ config, database, verifyToken, log, events }: AppDep
           "Last-Event-ID",
           "X-Request-Id",
         ],
-        exposeHeaders: ["X-Total-Count", "Location", "ETag", "X-Request-Id", "Retry-After", "Idempotent-Replayed"],
+        exposeHeaders: [
+          "X-Total-Count",
+          "Location",
+          "ETag",
+          "X-Request-Id",
+          "Retry-After",
+          "Idempotent-Replayed",
+          "traceresponse",
+        ],
         maxAge: 600,
       }),
     )

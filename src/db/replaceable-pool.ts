@@ -8,6 +8,8 @@
 // entry keeps a socket open without an answer until TCP gives up, some 15 minutes), and a fresh
 // pool is the only way to serve again within seconds of the database's return.
 import type { SQL, TransactionSQL } from "bun";
+import { metrics } from "../observability/metrics.ts";
+import { tracing } from "../observability/tracing.ts";
 import { DatabaseTimeoutError } from "./outage.ts";
 
 /** The part of Bun's SQL client that drizzle-orm/bun-sql calls. */
@@ -36,11 +38,12 @@ export function replaceablePool(open: () => SQL, deadlineMs: number): Replaceabl
     let timer: Timer | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
+        metrics.queryDeadlineExceeded();
         replace(pool);
         reject(new DatabaseTimeoutError(deadlineMs));
       }, deadlineMs);
     });
-    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+    return Promise.race([metrics.poolQuery(work), deadline]).finally(() => clearTimeout(timer));
   };
 
   const client: DrizzleClient = {
@@ -50,8 +53,9 @@ export function replaceablePool(open: () => SQL, deadlineMs: number): Replaceabl
       const pending = pool.unsafe(query, params);
       return {
         // biome-ignore lint/suspicious/noThenProperty: drizzle awaits the query it is given, so this must be a thenable
-        then: (onFulfilled, onRejected) => withDeadline(pool, pending).then(onFulfilled, onRejected),
-        values: () => withDeadline(pool, pending.values()),
+        then: (onFulfilled, onRejected) =>
+          withDeadline(pool, tracing.sql(query, pending)).then(onFulfilled, onRejected),
+        values: () => withDeadline(pool, tracing.sql(query, pending.values())),
       };
     },
     // One deadline for the whole transaction: its queries run on one connection of this pool.

@@ -10,6 +10,7 @@ import { ErrorBody, ValidationErrorBody } from "../../http/error-body.ts";
 import { HttpError } from "../../http/errors.ts";
 import type { Logger } from "../../http/log.ts";
 import { logWhenStreamEnds, requestId } from "../../http/request-log.ts";
+import { metrics } from "../../observability/metrics.ts";
 import { type ChangePage, currentCursor } from "../tasks/feed.ts";
 import { type LiveEvents, MAX_STREAMS_PER_USER } from "./streams.ts";
 
@@ -50,6 +51,7 @@ export function eventRoutes(auth: ReturnType<typeof authentication>, db: Databas
       // client reconnecting with the same token would loop. A 401 makes it fetch a fresh token.
       if (expiry <= Date.now()) throw new AuthError("Token has expired");
       const stream = await live.open(user.id);
+      const openedAt = Date.now();
       const closeOnAbort = () => stream.close();
       request.signal.addEventListener("abort", closeOnAbort);
       try {
@@ -70,6 +72,7 @@ export function eventRoutes(auth: ReturnType<typeof authentication>, db: Databas
               for (const change of page.changes) {
                 yield event(change);
                 sent += 1;
+                metrics.eventSent("task" in change ? change.task.updated_at : undefined, openedAt);
               }
               cursor = page.cursor;
               page = page.hasMore ? await stream.read(cursor) : undefined;

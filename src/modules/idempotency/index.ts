@@ -16,6 +16,7 @@ import type { Database } from "../../db/client.ts";
 import { HttpError } from "../../http/errors.ts";
 import type { Logger } from "../../http/log.ts";
 import { requestId } from "../../http/request-log.ts";
+import { metrics } from "../../observability/metrics.ts";
 import { claimKey, type KeptAnswer, keepAnswer, releaseKey } from "./service.ts";
 
 const KEY_FORMAT = /^[\x20-\x7e]{1,255}$/;
@@ -30,12 +31,14 @@ class InvalidKeyError extends HttpError {
 class KeyInProgressError extends HttpError {
   constructor() {
     super(409, "A request with this Idempotency-Key is in progress");
+    metrics.idempotencyConflict("in_progress");
   }
 }
 
 class KeyReusedError extends HttpError {
   constructor() {
     super(422, "Idempotency-Key was already used for a different request");
+    metrics.idempotencyConflict("different_request");
   }
 }
 
@@ -80,6 +83,7 @@ async function successOf(
 }
 
 function replay(answer: KeptAnswer): Response {
+  metrics.idempotencyReplay();
   const headers = new Headers({ "idempotent-replayed": "true" });
   // What Elysia sends with a JSON body; test/idempotency.test.ts compares a replay with the first answer.
   if (answer.body !== "") headers.set("content-type", "application/json;charset=utf-8");

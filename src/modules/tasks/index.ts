@@ -5,6 +5,7 @@ import type { authentication } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
 import { ErrorBody, ValidationErrorBody } from "../../http/error-body.ts";
 import { HttpError } from "../../http/errors.ts";
+import { metrics } from "../../observability/metrics.ts";
 import type { eventRoutes } from "../events/index.ts";
 import { listEtag, noneMatch, taggedVersions, taskEtag } from "./etag.ts";
 import { readChanges } from "./feed.ts";
@@ -205,6 +206,7 @@ function taskRoutes(auth: Authentication, db: Database, events: EventRoutes) {
         "/changes",
         async ({ user, query }) => {
           const page = await readChanges(db, user.id, query.since, query.limit ?? CHANGES_LIMIT_DEFAULT);
+          metrics.changeFeedPage();
           const tasks: Task[] = [];
           const deleted: string[] = [];
           for (const change of page.changes) {
