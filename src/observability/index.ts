@@ -3,7 +3,7 @@
 import cluster from "node:cluster";
 import { version } from "../../package.json";
 import type { Config } from "../config.ts";
-import { enableMetrics } from "./metrics.ts";
+import { disableMetrics, enableMetrics } from "./metrics.ts";
 import { serveMetrics } from "./metrics-server.ts";
 import { enableTracing, stopTracing } from "./tracing.ts";
 
@@ -33,6 +33,7 @@ export function startObservability(
     metricsUrl: new URL("/metrics", server.url),
     stop: async () => {
       await server.stop();
+      disableMetrics();
       await stopTracing();
     },
   };

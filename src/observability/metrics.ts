@@ -60,6 +60,12 @@ export const metrics: Metrics = { ...off };
 
 let registry: Registry | undefined;
 
+/** Back to empty functions (shutdown; a test that enabled metrics, for the files after it). */
+export function disableMetrics(): void {
+  Object.assign(metrics, off);
+  registry = undefined;
+}
+
 /** The registry behind `metrics`, once enabled: what the metrics port serves. */
 export function metricsRegistry(): Registry | undefined {
   return registry;

@@ -181,9 +181,13 @@ export function traceStatements(client: PGlite): void {
     tracing.sql(text, query(text, ...rest))) as PGlite["query"];
 }
 
-/** Sends the spans still buffered; at shutdown. */
+/** Sends the spans still buffered and passes work through again (shutdown; a test, for the files after it). */
 export async function stopTracing(): Promise<void> {
-  await provider?.shutdown();
+  const stopping = provider;
+  provider = undefined;
+  requests = undefined;
+  Object.assign(tracing, off);
+  await stopping?.shutdown();
 }
 
 /** An error's class, never its message: a driver's message may quote the query's parameters. */
