@@ -60,7 +60,7 @@ export const TRACE_SAMPLERS = [
 export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
 
 export interface TracingConfig {
-  /** Where spans are POSTed (OTLP/HTTP, protobuf): the traces endpoint, or the base endpoint + /v1/traces. */
+  /** Where spans are POSTed (OTLP/HTTP, JSON): the traces endpoint, or the base endpoint + /v1/traces. */
   url: string;
   sampler: TraceSampler;
   /** OTEL_TRACES_SAMPLER_ARG: the share of traces kept by the *traceidratio samplers. */

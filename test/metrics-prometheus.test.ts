@@ -36,7 +36,6 @@ async function startServiceWithMetrics(database: TestDatabase): Promise<Service>
       RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT),
       DB_POOL_MAX: String(POOL_MAX),
       METRICS_PORT: String(metricsPort),
-      LOG_LEVEL: "warn",
     });
     return {
       api: server.url,
