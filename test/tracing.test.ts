@@ -106,7 +106,7 @@ describe("traces over OTLP/HTTP", () => {
   const receiver = startReceiver();
   let database: TestDatabase;
   let token: string;
-  const answers: { created?: Response; read?: Response; unsampled?: Response } = {};
+  const answers: { created?: Response; read?: Response; unsampled?: Response; missing?: Response } = {};
   let taskId: string;
 
   beforeAll(async () => {
@@ -133,6 +133,9 @@ describe("traces over OTLP/HTTP", () => {
     // The caller decided not to sample this trace: parent-based sampling follows it.
     answers.unsampled = await call("GET", "/api/tasks", {
       traceparent: `00-${"1".repeat(32)}-${CALLER_SPAN}-00`,
+    });
+    answers.missing = await call("GET", `/api/tasks/${crypto.randomUUID()}`, {
+      traceparent: `00-${"2".repeat(32)}-${CALLER_SPAN}-00`,
     });
     await service.stop();
   }, 60_000);
@@ -170,6 +173,11 @@ describe("traces over OTLP/HTTP", () => {
     expect(answers.unsampled!.headers.get("traceresponse")).toStartWith(`00-${"1".repeat(32)}-`);
     expect(answers.unsampled!.headers.get("traceresponse")).toEndWith("-00");
     expect(receiver.spans().filter((s) => s.traceId === "1".repeat(32))).toEqual([]);
+  });
+
+  test("an error answer names its trace too", () => {
+    expect(answers.missing!.status).toBe(404);
+    expect(answers.missing!.headers.get("traceresponse")).toMatch(new RegExp(`^00-${"2".repeat(32)}-[0-9a-f]{16}-00$`));
   });
 
   test("token verification and every SQL statement are children of the request's span, with SQL text only", () => {
