@@ -107,7 +107,7 @@ describe.skipIf(skipReason !== undefined)(
       return {
         status: response.status,
         headers: response.headers,
-        json: text ? (JSON.parse(text) as never) : undefined,
+        json: (text ? JSON.parse(text) : undefined) as Record<string, string> | undefined,
       };
     };
 
@@ -125,7 +125,7 @@ describe.skipIf(skipReason !== undefined)(
       await expectStatus(405, call("DELETE", "/health"));
       await expectStatus(401, call("GET", "/api/tasks"));
       const created = await expectStatus(201, call("POST", "/api/tasks", { token: alice, body: { title: "Metrics" } }));
-      const id = (created.json as unknown as { id: string }).id;
+      const id = created.json!.id!;
       secrets.add(id);
       const etag = created.headers.get("etag")!;
       await expectStatus(400, call("POST", "/api/tasks", { token: alice, body: { title: "" } }));
@@ -163,7 +163,7 @@ describe.skipIf(skipReason !== undefined)(
         call("PATCH", `/api/tasks/${id}`, { token: alice, body: { title: "other" }, headers: key }),
       );
       const feed = await expectStatus(200, call("GET", "/api/tasks/changes", { token: alice }));
-      await expectStatus(200, call("GET", `/api/alice/tasks/changes?since=${feed.json!["cursor"]}`, { token: alice }));
+      await expectStatus(200, call("GET", `/api/alice/tasks/changes?since=${feed.json!.cursor}`, { token: alice }));
       await expectStatus(400, call("GET", "/api/tasks/changes?since=nope", { token: alice }));
       await streamOneEvent();
       await expectStatus(204, call("DELETE", `/api/tasks/${id}`, { token: alice }));
