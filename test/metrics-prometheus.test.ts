@@ -189,8 +189,8 @@ describe.skipIf(skipReason !== undefined)(
       database = await freshDatabase();
       service = await startServiceWithMetrics(database);
       prometheus = await startPrometheus(service.metrics);
-    // Prometheus takes its targets a few seconds after it starts.
-    await prometheus.until('up{job="todo-api"}', (up) => up === 1, 20_000);
+      // Prometheus takes its targets a few seconds after it starts.
+      await prometheus.until('up{job="todo-api"}', (up) => up === 1, 20_000);
       alice = await tokenFor("alice");
       bob = await tokenFor("bob");
       for (const name of ["alice", "bob", alice, bob]) secrets.add(name);

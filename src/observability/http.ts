@@ -13,6 +13,7 @@ export function httpObservability() {
   if (!measuring && !tracer) return plugin;
   const startedAt = new WeakMap<Request, number>();
   // The whole handling runs inside the request's span, so its queries find it as their parent.
+  // wrap() is Elysia's hook around its fetch handler; @elysiajs/opentelemetry 1.4 uses it the same way.
   if (tracer)
     plugin.wrap(
       (handle, request) =>
