@@ -17,6 +17,7 @@ const RATE_LIMIT = 100;
 const POOL_MAX = 10;
 const RANDOM_REQUESTS = 10_000;
 const MAX_SERIES = 500;
+const ODD_METHODS = ["PURGE", "PROPFIND", "MKCOL", "LOCK", "REPORT"];
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 
 interface Service {
@@ -193,7 +194,7 @@ describe.skipIf(skipReason !== undefined)(
       await prometheus.until('up{job="todo-api"}', (up) => up === 1, 20_000);
       alice = await tokenFor("alice");
       bob = await tokenFor("bob");
-      for (const name of ["alice", "bob", alice, bob]) secrets.add(name);
+      for (const name of ["alice", "bob", alice, bob, ...ODD_METHODS]) secrets.add(name);
     }, 60_000);
 
     afterAll(async () => {
@@ -222,7 +223,8 @@ describe.skipIf(skipReason !== undefined)(
         () => call("GET", `/api/tasks/${random()}`, { token: users[sent % users.length] }),
         () => call("PATCH", `/api/${random()}/tasks/${random()}/complete`, { token: users[sent % users.length] }),
         () => call("GET", `/${random()}/${random()}?q=${random()}`),
-        () => call(random().slice(0, 8).toUpperCase(), `/api/tasks?q=${random()}`),
+        // Methods outside HTTP's own that Bun passes on (its fetch() sends GET for a made-up one).
+        () => call(ODD_METHODS[sent % ODD_METHODS.length]!, `/api/tasks?q=${random()}`),
         () => call("GET", `/api/tasks/${random()}/nope`),
       ];
       const before = sent;
@@ -254,7 +256,7 @@ describe.skipIf(skipReason !== undefined)(
       const leaked = [...values].filter((value) => UUID.test(value) || [...secrets].some((s) => value.includes(s)));
       expect(leaked).toEqual([]);
       const methods = new Set(series.map((labels) => labels.http_request_method).filter(Boolean));
-      expect([...methods].filter((m) => !["GET", "PATCH", "_OTHER"].includes(m!))).toEqual([]);
+      expect([...methods].sort()).toEqual(["GET", "PATCH", "_OTHER"]);
     }, 60_000);
 
     test("every route's request rate and p99, labelled by its pattern, with nothing of what was sent in a label", async () => {
