@@ -14,17 +14,19 @@ import { jsonBodies } from "./http/body.ts";
 import { errorHandler } from "./http/errors.ts";
 import "./http/typebox-format-patch.ts";
 import type { Logger } from "./http/log.ts";
+import { httpObservability } from "./http/observability.ts";
 import { requestBudget } from "./http/rate-limit.ts";
 import { requestLog } from "./http/request-log.ts";
 import { docsPage } from "./modules/docs/index.ts";
 import { eventRoutes, publishChanges } from "./modules/events/index.ts";
 import type { LiveEvents } from "./modules/events/streams.ts";
+import { feedRoutes } from "./modules/feed/index.ts";
+import { pruneTombstonesJob } from "./modules/feed/service.ts";
 import { healthRoutes } from "./modules/health/index.ts";
 import { idempotency } from "./modules/idempotency/index.ts";
 import { pruneKeysJob } from "./modules/idempotency/service.ts";
-import { pruneTombstonesJob } from "./modules/tasks/feed.ts";
-import { tasksModule } from "./modules/tasks/index.ts";
-import { httpObservability } from "./observability/http.ts";
+import { taskRoutes } from "./modules/tasks/index.ts";
+import { inBothShapes } from "./modules/user-scope.ts";
 
 interface AppDeps {
   config: Pick<Config, "corsOrigins"> & Partial<Pick<Config, "rateLimitPerMinute">>;
@@ -108,7 +110,10 @@ export function createApp({ config, database, verifyToken, log, events }: AppDep
         })
         .use(publishChanges(auth, events))
         .use(idempotency(auth, database.db, log))
-        .use(tasksModule(auth, database.db, eventRoutes(auth, database.db, events, log))),
+        // The feed's and the events' static paths first: /:id would take "changes" for a task id.
+        .use(inBothShapes(auth, () => feedRoutes(auth, database.db)))
+        .use(inBothShapes(auth, () => eventRoutes(auth, database.db, events, log)))
+        .use(inBothShapes(auth, () => taskRoutes(auth, database.db))),
     );
   routes.push(...app.routes);
   return app;

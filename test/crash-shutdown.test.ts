@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { SQL } from "bun";
 import { driver, freshDatabase, TEST_SECRET, tokenFor } from "./helpers.ts";
 import { type LoadResult, loadGenerator } from "./support/load-generator.ts";
-import { startService } from "./support/process.ts";
+import { startService } from "./support/service.ts";
 
 const SHUTDOWN_WITHIN_MS = 10_000;
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -4,11 +4,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
 import { sql } from "drizzle-orm";
+import { hasPgBouncer, type PgBouncer, startPgBouncer } from "../harness/pgbouncer.ts";
 import { loadConfig } from "../src/config.ts";
 import { type DatabaseHandle, openPostgres } from "../src/db/client.ts";
 import { isDatabaseUnavailable } from "../src/db/outage.ts";
 import { configProblems, driver, freshDatabase, pooler, type TestDatabase, testBinary } from "./helpers.ts";
-import { hasPgBouncer, type PgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
 
 const NEON_POOLED = "postgres://u:p@ep-cool-name-123456-pooler.eu-central-1.aws.neon.tech/db";
 

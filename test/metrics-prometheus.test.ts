@@ -3,14 +3,15 @@
 // port; what Prometheus answers must name routes by their pattern, never a user, task or path sent,
 // and stay a few hundred series. In the suite's binary mode the compiled binary is scraped.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { freePort } from "../harness/process.ts";
 import { createApp } from "../src/app.ts";
 import { createTokenVerifier } from "../src/auth/verify.ts";
 import { createLogger } from "../src/http/log.ts";
 import { disableMetrics, enableMetrics } from "../src/observability/metrics.ts";
 import { serveMetrics } from "../src/observability/metrics-server.ts";
 import { freshDatabase, TEST_SECRET, type TestDatabase, testBinary, testEvents, tokenFor } from "./helpers.ts";
-import { freePort, startService } from "./support/process.ts";
 import { type Prometheus, prometheusBinary, startPrometheus } from "./support/prometheus.ts";
+import { startService } from "./support/service.ts";
 
 // Low enough that the random requests of the last test meet it.
 const RATE_LIMIT = 100;

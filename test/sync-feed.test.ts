@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { treaty } from "@elysiajs/eden";
 import { sql } from "drizzle-orm";
 import type { App } from "../src/app.ts";
-import { currentCursor, pruneTombstones, readChanges } from "../src/modules/tasks/feed.ts";
+import { currentCursor, pruneTombstones, readChanges } from "../src/modules/feed/service.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
 import { driver, send, testBinary, tokenFor, useTestApp } from "./helpers.ts";
 import { createTask, unchanged } from "./tasks-helpers.ts";
@@ -166,13 +166,13 @@ describe(`GET /api/tasks/changes (${driver})`, () => {
     await ctx.db.execute(sql`update task_tombstones set deleted_at = now() - interval '31 days'
       where user_id = 'pruned' and task_id = ${old.id}`);
     // Other users' old tombstones may be pruned too; ours is one of them.
-    expect(await pruneTombstones(ctx.db)).toBeGreaterThanOrEqual(1);
+    expect(await pruneTombstones(ctx.db, 1000)).toBeGreaterThanOrEqual(1);
     const expired = await send(ctx.app, { path: `/api/tasks/changes?since=${beforeDeletion}`, token });
     expect([expired.status, expired.body]).toEqual([410, { detail: "Cursor has expired; sync again without since" }]);
     const later = await changes(token, `?since=${afterDeletion}`);
     expect(later.deleted).toEqual([kept.id]);
     // The young tombstone stays.
-    expect(await pruneTombstones(ctx.db)).toBe(0);
+    expect(await pruneTombstones(ctx.db, 1000)).toBe(0);
   });
 
   test("a first sync paged across a pruning goes on: its pages need no deletions before it", async () => {
@@ -184,7 +184,7 @@ describe(`GET /api/tasks/changes (${driver})`, () => {
     await ctx.db.execute(
       sql`update task_tombstones set deleted_at = now() - interval '31 days' where user_id = 'paging-prune'`,
     );
-    await pruneTombstones(ctx.db);
+    await pruneTombstones(ctx.db, 1000);
     const copy = new Map(first.tasks.map((task) => [task.id, task]));
     await follow(token, copy, first.cursor, 1);
     expect(copy).toEqual(await serverTasks(token));

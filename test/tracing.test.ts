@@ -19,7 +19,7 @@ import {
   testEvents,
   tokenFor,
 } from "./helpers.ts";
-import { startService } from "./support/process.ts";
+import { startService } from "./support/service.ts";
 
 interface OtlpSpan {
   traceId: string;
@@ -141,7 +141,7 @@ describe("traces over OTLP/HTTP", () => {
   }, 60_000);
 
   afterAll(async () => {
-    receiver.stop();
+    await receiver.stop();
     await database?.close();
   });
 

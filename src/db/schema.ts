@@ -14,6 +14,7 @@ import {
   timestamp,
   uuid,
 } from "drizzle-orm/pg-core";
+import { DESCRIPTION_MAX, IDEMPOTENCY_KEY_MAX, PRIORITIES, TITLE_MAX } from "../rules.ts";
 
 // withTimezone: drizzle's bun-sql driver shifts and truncates plain `timestamp` values
 // (drizzle-orm #4311, #5062); `timestamptz` round-trips on both drivers (test/db.test.ts).
@@ -25,7 +26,7 @@ export const users = pgTable("users", {
   name: text("name"),
   createdAt: timestamptz("created_at").notNull().defaultNow(),
   updatedAt: timestamptz("updated_at").notNull().defaultNow(),
-  // The change feed's clock (src/modules/tasks/feed.ts, docs/sync.md): every write of one of the
+  // The change feed's clock (src/modules/feed/service.ts, docs/sync.md): every write of one of the
   // user's tasks takes the next number, under this row's lock, in the statement that writes.
   changeSeq: bigint("change_seq", { mode: "number" }).notNull().default(0),
   // Unique to this row's life: a user deleted and made again restarts change_seq at 0, and a cursor
@@ -37,9 +38,6 @@ export const users = pgTable("users", {
   // stamps the task's updated_at with it, so updated_at order is version order (see tasks' indexes).
   changedAt: timestamptz("changed_at").notNull().defaultNow(),
 });
-
-export const priorities = ["low", "medium", "high"] as const;
-export type Priority = (typeof priorities)[number];
 
 // High first when sorting "desc"; tasks without a priority sort last either way.
 export const priorityRank = sql<
@@ -56,7 +54,7 @@ export const tasks = pgTable(
     title: text("title").notNull(),
     description: text("description"),
     completed: boolean("completed").notNull().default(false),
-    priority: text("priority", { enum: priorities }),
+    priority: text("priority", { enum: PRIORITIES }),
     dueDate: timestamptz("due_date"),
     createdAt: timestamptz("created_at").notNull().defaultNow(),
     updatedAt: timestamptz("updated_at").notNull().defaultNow(),
@@ -65,9 +63,13 @@ export const tasks = pgTable(
     version: bigint("version", { mode: "number" }).notNull().default(0),
   },
   (t) => [
-    check("tasks_title_length", sql`char_length(${t.title}) between 1 and 200 and ${t.title} = btrim(${t.title})`),
-    check("tasks_description_length", sql`char_length(${t.description}) <= 1000`),
-    check("tasks_priority_value", sql`${t.priority} in ('low', 'medium', 'high')`),
+    // The rules as literals in the constraint's text (sql.raw): a parameter has no place in DDL.
+    check(
+      "tasks_title_length",
+      sql`char_length(${t.title}) between 1 and ${sql.raw(String(TITLE_MAX))} and ${t.title} = btrim(${t.title})`,
+    ),
+    check("tasks_description_length", sql`char_length(${t.description}) <= ${sql.raw(String(DESCRIPTION_MAX))}`),
+    check("tasks_priority_value", sql`${t.priority} in (${sql.raw(PRIORITIES.map((p) => `'${p}'`).join(", "))})`),
     // One index per list sort (updated shares the feed's, below), in the list's exact order (key,
     // then the created_at, id tie-break), so a page is an index scan that stops after `limit` rows,
     // for every status: the default
@@ -133,7 +135,7 @@ export const idempotencyKeys = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.userId, t.key] }),
-    check("idempotency_keys_key_format", sql`${t.key} ~ '^[ -~]{1,255}$'`),
+    check("idempotency_keys_key_format", sql`${t.key} ~ ${sql.raw(`'^[ -~]{1,${IDEMPOTENCY_KEY_MAX}}$'`)}`),
     index("idempotency_keys_expires_idx").on(t.expiresAt),
   ],
 );

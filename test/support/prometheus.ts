@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, type RunningProcess, startProcess } from "./process.ts";
+import { freePort, type RunningProcess, startProcess } from "../../harness/process.ts";
 
 export const prometheusBinary = Bun.which("prometheus");
 

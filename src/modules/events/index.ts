@@ -2,7 +2,6 @@
 // Each event's id is a change-feed cursor, so a client that reconnects with Last-Event-ID (or
 // ?since=) gets exactly what it missed, then live changes. streams.ts says what wakes a stream.
 import { Elysia, sse, t } from "elysia";
-import { decodeJwt } from "jose";
 import type { authentication } from "../../auth/plugin.ts";
 import { AuthError } from "../../auth/verify.ts";
 import type { Database } from "../../db/client.ts";
@@ -11,7 +10,7 @@ import { HttpError } from "../../http/errors.ts";
 import type { Logger } from "../../http/log.ts";
 import { logWhenStreamEnds, requestId } from "../../http/request-log.ts";
 import { metrics } from "../../observability/metrics.ts";
-import { type ChangePage, currentCursor } from "../tasks/feed.ts";
+import { type ChangePage, currentCursor } from "../feed/service.ts";
 import { type LiveEvents, MAX_STREAMS_PER_USER } from "./streams.ts";
 
 // Well inside the contract's 15 s, on a loaded event loop too; every write also proves the reader
@@ -34,19 +33,13 @@ function event(change: ChangePage["changes"][number]) {
     : sse({ event: "delete" as const, id: change.cursor, data: { id: change.deleted } });
 }
 
-/** When the caller's token expires (ms since the epoch). The auth plugin has verified it already. */
-function expiresAt(authorization: string): number {
-  const token = authorization.replace(/^Bearer\s+/i, "").trim();
-  return decodeJwt(token).exp! * 1000;
-}
-
 type EndReason = "expired" | "client" | "shutdown" | "error";
 
 export function eventRoutes(auth: ReturnType<typeof authentication>, db: Database, live: LiveEvents, log: Logger) {
-  return new Elysia().use(auth).get(
+  return new Elysia({ detail: { tags: ["Tasks"] } }).use(auth).get(
     "/events",
     async function* ({ user, query, headers, request, server }) {
-      const expiry = expiresAt(request.headers.get("authorization")!);
+      const expiry = user.expiresAt;
       // Past `exp` but inside the verifier's clock tolerance: a stream would end at once, and a
       // client reconnecting with the same token would loop. A 401 makes it fetch a fresh token.
       if (expiry <= Date.now()) throw new AuthError("Token has expired");

@@ -9,7 +9,7 @@ import type { TaskNotifications } from "../../db/notifications.ts";
 import { HttpError } from "../../http/errors.ts";
 import type { Logger } from "../../http/log.ts";
 import { metrics } from "../../observability/metrics.ts";
-import { type ChangePage, readChanges } from "../tasks/feed.ts";
+import { type ChangePage, readChanges } from "../feed/service.ts";
 
 export const MAX_STREAMS_PER_USER = 10;
 // Changes read per feed query; a stream with more to send reads again after sending them.

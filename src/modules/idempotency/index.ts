@@ -17,14 +17,15 @@ import { HttpError } from "../../http/errors.ts";
 import type { Logger } from "../../http/log.ts";
 import { requestId } from "../../http/request-log.ts";
 import { metrics } from "../../observability/metrics.ts";
+import { IDEMPOTENCY_KEY_MAX } from "../../rules.ts";
 import { claimKey, type KeptAnswer, keepAnswer, releaseKey } from "./service.ts";
 
-const KEY_FORMAT = /^[\x20-\x7e]{1,255}$/;
+const KEY_FORMAT = new RegExp(`^[\\x20-\\x7e]{1,${IDEMPOTENCY_KEY_MAX}}$`);
 const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 class InvalidKeyError extends HttpError {
   constructor() {
-    super(400, "The Idempotency-Key header must be 1 to 255 printable ASCII characters");
+    super(400, `The Idempotency-Key header must be 1 to ${IDEMPOTENCY_KEY_MAX} printable ASCII characters`);
   }
 }
 

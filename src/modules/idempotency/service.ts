@@ -2,9 +2,9 @@
 // Every decision about who carries a key out is one statement in the database, so it holds across
 // processes and replicas; the clock is the database's own now(), the same for all of them.
 import { and, eq, gt, isNull, lte, sql } from "drizzle-orm";
-import type { AuthenticatedUser } from "../../auth/plugin.ts";
+import type { UserIdentity } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
-import type { Job } from "../../db/housekeeping.ts";
+import { inBatches, type Job } from "../../db/housekeeping.ts";
 import { idempotencyKeys, users } from "../../db/schema.ts";
 
 /** How long a 2xx answer is kept for a retry (docs/api.md). */
@@ -41,12 +41,7 @@ const liveKey = (userId: string, key: string) =>
  * one INSERT … ON CONFLICT: of two requests racing on a free key (or on one whose lease or 24 hours
  * ran out), exactly one gets the row and the other then reads it as in progress.
  */
-export async function claimKey(
-  db: Database,
-  owner: AuthenticatedUser,
-  key: string,
-  fingerprint: string,
-): Promise<Claim> {
+export async function claimKey(db: Database, owner: UserIdentity, key: string, fingerprint: string): Promise<Claim> {
   const userId = owner.id;
   // The key's row references the user's: one deleted outside the service is made again in the same
   // statement, which the foreign key's check (run at its end) then finds (src/auth/users.ts).
@@ -122,33 +117,27 @@ export async function releaseKey(db: Database, userId: string, key: string, clai
 }
 
 /**
- * Deletes expired rows (kept answers past 24 hours, claims past their lease), `batchSize` rows per
- * statement so that no statement holds many locks or runs long, at most `maxBatches` statements per
- * call. SKIP LOCKED: replicas pruning at once, or a request taking over an expired key, do not wait
- * on each other. Returns the number of rows deleted.
+ * Deletes up to `batchSize` expired rows (kept answers past 24 hours, claims past their lease).
+ * SKIP LOCKED: replicas pruning at once, or a request taking over an expired key, do not wait on
+ * each other. Returns the number of rows deleted.
  */
-export async function pruneExpiredKeys(db: Database, batchSize = 1000, maxBatches = 20): Promise<number> {
-  let deleted = 0;
-  for (let batch = 0; batch < maxBatches; batch++) {
-    const expired = db
-      .select({ userId: idempotencyKeys.userId, key: idempotencyKeys.key })
-      .from(idempotencyKeys)
-      .where(lte(idempotencyKeys.expiresAt, sql`now()`))
-      .limit(batchSize)
-      .for("update", { skipLocked: true });
-    const rows = await db
-      .delete(idempotencyKeys)
-      .where(sql`(${idempotencyKeys.userId}, ${idempotencyKeys.key}) in ${expired}`)
-      .returning({ key: idempotencyKeys.key });
-    deleted += rows.length;
-    if (rows.length < batchSize) break;
-  }
-  return deleted;
+export async function pruneExpiredKeys(db: Database, batchSize: number): Promise<number> {
+  const expired = db
+    .select({ userId: idempotencyKeys.userId, key: idempotencyKeys.key })
+    .from(idempotencyKeys)
+    .where(lte(idempotencyKeys.expiresAt, sql`now()`))
+    .limit(batchSize)
+    .for("update", { skipLocked: true });
+  const rows = await db
+    .delete(idempotencyKeys)
+    .where(sql`(${idempotencyKeys.userId}, ${idempotencyKeys.key}) in ${expired}`)
+    .returning({ key: idempotencyKeys.key });
+  return rows.length;
 }
 
-/** Expired keys pruned every minute by the app's housekeeping (src/db/housekeeping.ts). */
+/** Expired keys pruned every minute, in batches, by the app's housekeeping (src/db/housekeeping.ts). */
 export const pruneKeysJob = (db: Database): Job => ({
   name: "pruning expired idempotency keys",
   everyMs: 60_000,
-  run: () => pruneExpiredKeys(db),
+  run: () => inBatches((batch) => pruneExpiredKeys(db, batch)),
 });

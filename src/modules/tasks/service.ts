@@ -3,11 +3,12 @@
 import { and, asc, desc, eq, ilike, or, type SQL, sql } from "drizzle-orm";
 import type { PgInsertValue } from "drizzle-orm/pg-core";
 import { fillPlaceholders } from "drizzle-orm/sql/sql";
-import type { AuthenticatedUser } from "../../auth/plugin.ts";
+import type { UserIdentity } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
 import { preparedFor, preparedSql, rows } from "../../db/prepared.ts";
 import { priorityRank, tasks, taskTombstones, users } from "../../db/schema.ts";
 import { HttpError } from "../../http/errors.ts";
+import { LIST_LIMIT_DEFAULT } from "../../rules.ts";
 import { taskEtag } from "./etag.ts";
 import {
   createValues,
@@ -18,14 +19,7 @@ import {
   type WritableField,
   writableFields,
 } from "./fields.ts";
-import {
-  LIST_LIMIT_DEFAULT,
-  type Task,
-  type TaskCreate,
-  type TaskListQuery,
-  type TaskSort,
-  type TaskUpdate,
-} from "./model.ts";
+import type { Task, TaskCreate, TaskListQuery, TaskSort, TaskUpdate } from "./model.ts";
 
 export class TaskNotFoundError extends HttpError {
   constructor() {
@@ -275,7 +269,7 @@ const insertTask = preparedFor((db, _: undefined) => {
     .prepare("insert_task");
 });
 
-export async function createTask(db: Database, owner: AuthenticatedUser, input: TaskCreate): Promise<VersionedTask> {
+export async function createTask(db: Database, owner: UserIdentity, input: TaskCreate): Promise<VersionedTask> {
   const values = { ...createValues(input), userId: owner.id, email: owner.email, name: owner.name };
   const [row] = await rows<VersionedRow>(insertTask(db, undefined), values);
   return versioned(row!);

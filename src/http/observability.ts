@@ -2,9 +2,9 @@
 // requests refused by a later onRequest (a 401, a 413) are timed too. With metrics and traces both
 // off it is an empty plugin: no hook runs on any request.
 import { Elysia } from "elysia";
-import { responseStatus } from "../http/request-log.ts";
-import { metrics, metricsRegistry } from "./metrics.ts";
-import { requestTracer } from "./tracing.ts";
+import { metrics, metricsRegistry } from "../observability/metrics.ts";
+import { requestTracer } from "../observability/tracing.ts";
+import { responseStatus } from "./request-log.ts";
 
 export function httpObservability() {
   const plugin = new Elysia({ name: "http-observability" });
