@@ -1,7 +1,8 @@
 // Traces, when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set: a server span per request
-// (src/http/observability.ts starts and ends it), a child span per SQL statement and per token verification, exported
-// over OTLP/HTTP by OpenTelemetry's own SDK, as JSON: OTLP/HTTP receivers take JSON as well as
-// protobuf, and JSON needs no protobuf encoder in the binary (nor a decoder in the test).
+// (src/http/observability.ts starts and ends it), a child span per SQL statement and per token
+// verification, exported over OTLP/HTTP by OpenTelemetry's own SDK, as JSON: OTLP/HTTP receivers
+// take JSON as well as protobuf, and JSON needs no protobuf encoder in the binary (nor a decoder in
+// the test).
 //
 // Not @elysiajs/opentelemetry: it starts OpenTelemetry's NodeSDK, whose auto-instrumentation hooks
 // require() (which Bun's loader does not run through) and which brings every exporter, gRPC's
