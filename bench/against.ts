@@ -6,6 +6,7 @@
 // one. So an older schema (fewer columns) and a newer one are both served the same data.
 import { join } from "node:path";
 import { SQL } from "bun";
+import { freePort } from "../harness/process.ts";
 import { children, worktrees } from "./cleanup.ts";
 import { fail, ROOT, type Target } from "./options.ts";
 import { databaseUrl } from "./seed.ts";
@@ -33,7 +34,8 @@ export async function againstTarget(ref: string, work: string, service: Target):
   return {
     label: [`service@${commit}`, ...variant].join(" "),
     cmd: [process.execPath, join(dir, "src", "index.ts")],
-    env: service.env,
+    // Both run at once: the twin's metrics (--metrics on) need a port of their own.
+    env: { ...service.env, ...(service.env.METRICS_PORT && { METRICS_PORT: String(freePort()) }) },
     checkout: dir,
     twinOf: service.label,
   };

@@ -4,6 +4,8 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { freePort } from "../harness/process.ts";
+import { otlpSink } from "./otlp-sink.ts";
 import { SYNC_SCENARIOS } from "./sync.ts";
 
 export const ROOT = resolve(import.meta.dir, "..");
@@ -54,8 +56,10 @@ export function fail(message: string): never {
 const HELP = `bun run bench [--servers baseline,service,binary] [--scenarios ${SCENARIOS.join(",")},events]
   [--workers 1[,2,auto]] [--log-level info[,silent]] [--duration 10] [--warmup 2] [--slices 5]
   [--connections 64] [--threads 2] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
-  [--profile DIR] [--env NAME=VALUE ...] [--against GIT_REF]
---workers and --log-level take lists: the service (and binary) run once per combination.
+  [--metrics off[,on]] [--traces off[,0.01]] [--profile DIR] [--env NAME=VALUE ...] [--against GIT_REF]
+--workers, --log-level, --metrics and --traces take lists: the service (and binary) run once per combination.
+--metrics on: METRICS_PORT set (metrics made, nothing scrapes them). --traces RATIO: traces exported,
+  1 in 1/RATIO kept (parentbased_traceidratio), to a receiver in the bench process that drops them.
 --against runs that commit's service (from source, in a temporary worktree) beside the service, in the
   same slices, and prints "now / that commit" beside "now / baseline".
 --env sets a variable for the service and binary (e.g. --env DB_POOL_MAX=20), and names it in the label.
@@ -77,6 +81,8 @@ export function parseOptions(): BenchOptions {
       scenarios: { type: "string", default: [...SCENARIOS, "events"].join(",") },
       workers: { type: "string", default: "1" },
       "log-level": { type: "string", default: "info" },
+      metrics: { type: "string", default: "off" },
+      traces: { type: "string", default: "off" },
       env: { type: "string", multiple: true, default: [] },
       duration: { type: "string", default: "10" },
       warmup: { type: "string", default: "2" },
@@ -124,6 +130,8 @@ function targetsOf(options: {
   servers: string;
   workers: string;
   "log-level": string;
+  metrics: string;
+  traces: string;
   env: string[];
   profile?: string;
 }): Target[] {
@@ -137,6 +145,25 @@ function targetsOf(options: {
   const profileArgs = options.profile
     ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${resolve(options.profile)}`]
     : [];
+  const observability: { label?: string; env: () => Record<string, string> }[] = [];
+  for (const metrics of list(options.metrics)) {
+    if (metrics !== "off" && metrics !== "on") fail(`--metrics ${metrics}: expected off or on`);
+    for (const traces of list(options.traces)) {
+      const ratio = Number(traces);
+      if (traces !== "off" && !(ratio > 0 && ratio <= 1)) fail(`--traces ${traces}: expected off or a ratio (0.01)`);
+      const env = () => ({
+        // A metrics port of its own for each target: they all run at once.
+        ...(metrics === "on" && { METRICS_PORT: String(freePort()) }),
+        ...(traces !== "off" && {
+          OTEL_EXPORTER_OTLP_ENDPOINT: otlpSink(),
+          OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+          OTEL_TRACES_SAMPLER_ARG: traces,
+        }),
+      });
+      const label = [metrics === "on" && "metrics", traces !== "off" && `traces=${traces}`].filter(Boolean).join(" ");
+      observability.push({ label: label || undefined, env });
+    }
+  }
   const targets: Target[] = [];
   for (const server of list(options.servers)) {
     if (server === "baseline") {
@@ -155,18 +182,21 @@ function targetsOf(options: {
     }
     for (const workers of list(options.workers)) {
       for (const logLevel of list(options["log-level"])) {
-        const variant = [
-          workers !== "1" && `workers=${workers}`,
-          logLevel !== "info" && `log=${logLevel}`,
-          ...options.env,
-        ]
-          .filter(Boolean)
-          .join(" ");
-        targets.push({
-          label: variant ? `${server} ${variant}` : server,
-          cmd: server === "binary" ? [binary] : [process.execPath, ...profileArgs, join(ROOT, "src", "index.ts")],
-          env: { ...extraEnv, WORKERS: workers, LOG_LEVEL: logLevel, NODE_ENV: "production" },
-        });
+        for (const seen of observability) {
+          const variant = [
+            workers !== "1" && `workers=${workers}`,
+            logLevel !== "info" && `log=${logLevel}`,
+            seen.label,
+            ...options.env,
+          ]
+            .filter(Boolean)
+            .join(" ");
+          targets.push({
+            label: variant ? `${server} ${variant}` : server,
+            cmd: server === "binary" ? [binary] : [process.execPath, ...profileArgs, join(ROOT, "src", "index.ts")],
+            env: { ...extraEnv, ...seen.env(), WORKERS: workers, LOG_LEVEL: logLevel, NODE_ENV: "production" },
+          });
+        }
       }
     }
   }

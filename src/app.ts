@@ -14,6 +14,7 @@ import { jsonBodies } from "./http/body.ts";
 import { errorHandler } from "./http/errors.ts";
 import "./http/typebox-format-patch.ts";
 import type { Logger } from "./http/log.ts";
+import { httpObservability } from "./http/observability.ts";
 import { requestBudget } from "./http/rate-limit.ts";
 import { requestLog } from "./http/request-log.ts";
 import { docsPage } from "./modules/docs/index.ts";
@@ -61,6 +62,7 @@ export function createApp({ config, database, verifyToken, log, events }: AppDep
     })
     .onStop(() => housekeeping?.stop())
     .use(requestLog(log))
+    .use(httpObservability())
     .use(errorHandler(log, () => routes))
     .use(jsonBodies)
     .use(
@@ -77,7 +79,15 @@ export function createApp({ config, database, verifyToken, log, events }: AppDep
           "Last-Event-ID",
           "X-Request-Id",
         ],
-        exposeHeaders: ["X-Total-Count", "Location", "ETag", "X-Request-Id", "Retry-After", "Idempotent-Replayed"],
+        exposeHeaders: [
+          "X-Total-Count",
+          "Location",
+          "ETag",
+          "X-Request-Id",
+          "Retry-After",
+          "Idempotent-Replayed",
+          "traceresponse",
+        ],
         maxAge: 600,
       }),
     )

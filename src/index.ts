@@ -11,6 +11,7 @@ import { taskNotifications } from "./db/notifications.ts";
 import { notReadyReason, readyUrl } from "./healthcheck.ts";
 import { createLogger, type Logger } from "./http/log.ts";
 import { liveEvents } from "./modules/events/streams.ts";
+import { startObservability } from "./observability/index.ts";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 // Bodies past 64 KiB get the app's JSON 413 (src/http/body.ts) without being read; Bun's own limit
@@ -66,6 +67,7 @@ async function serve(config: Config, log: Logger) {
     log.warn("publishing a task change failed; streams see it at their next keep-alive", { cause }),
   );
   const events = liveEvents(database.db, notifications, log);
+  const observability = startObservability(config, database.kind, () => app.server?.pendingRequests ?? 0);
   const app = createApp({ config, database, verifyToken: createTokenVerifier(config.auth), log, events });
   // Only workers share the port: a second service started by mistake on a taken port fails
   // instead of silently taking half of the connections.
@@ -91,6 +93,7 @@ async function serve(config: Config, log: Logger) {
     // Elysia runs onAfterResponse (the request log line) in a setImmediate; let the last ones run.
     await new Promise((resolve) => setImmediate(resolve));
     await closingStreams;
+    await observability.stop();
     await database.close();
     log.info("stopped");
     process.exit(0);
@@ -99,7 +102,13 @@ async function serve(config: Config, log: Logger) {
   process.on("SIGINT", () => void shutdown("SIGINT"));
   // Only now: whoever waits for this line may signal at once, and Bun takes ~a tick to arm a
   // handler; logged before them, a SIGTERM right after it killed the process (exit 143).
-  log.info("listening", { url: server.url.href, database: database.kind, pooler: config.databasePooler });
+  log.info("listening", {
+    url: server.url.href,
+    database: database.kind,
+    pooler: config.databasePooler,
+    metrics: observability.metricsUrl?.href,
+    traces: config.tracing?.url,
+  });
 
   const tryIt = await developmentCurl(config.auth, server.url);
   if (tryIt) {

@@ -5,6 +5,7 @@
 // both: a request without a valid token gets its 401 whatever its path, method or body. The user
 // it verified is kept for the routes' `derive`, so a request is verified once.
 import { Elysia } from "elysia";
+import { tracing } from "../observability/tracing.ts";
 import type { UserRegistry } from "./users.ts";
 import { AuthError, type TokenVerifier } from "./verify.ts";
 
@@ -40,7 +41,7 @@ export function authentication({ prefix, verify, registerUser }: AuthenticationO
       ?.match(/^Bearer\s+(.*)$/i)?.[1]
       ?.trim();
     if (!token) throw new AuthError("Missing authentication token");
-    const claims = await verify(token);
+    const claims = await tracing.span("verify token", () => verify(token));
     await registerUser(claims);
     const user = {
       id: claims.sub,

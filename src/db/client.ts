@@ -9,6 +9,7 @@ import { drizzle as drizzleBunSql } from "drizzle-orm/bun-sql";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { ConfigError, type DatabasePooler } from "../config.ts";
+import { traceStatements } from "../observability/tracing.ts";
 import { QUERY_DEADLINE_MS } from "./deadline.ts";
 import { migratePglite, migratePostgres } from "./migrate.ts";
 import { pgliteAssets } from "./pglite-assets.ts";
@@ -128,6 +129,7 @@ export function openPostgres(
 }
 
 function openPglite(client: PGlite): PgliteHandle {
+  traceStatements(client);
   const db = drizzlePglite({ client, schema }) as unknown as Database;
   return {
     db,

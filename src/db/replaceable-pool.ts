@@ -8,6 +8,8 @@
 // entry keeps a socket open without an answer until TCP gives up, some 15 minutes), and a fresh
 // pool is the only way to serve again within seconds of the database's return.
 import type { SQL, TransactionSQL } from "bun";
+import { metrics } from "../observability/metrics.ts";
+import { tracing } from "../observability/tracing.ts";
 import { DatabaseTimeoutError } from "./outage.ts";
 
 /** The part of Bun's SQL client that drizzle-orm/bun-sql calls. */
@@ -37,6 +39,7 @@ export function replaceablePool(open: () => SQL, deadlineMs: number): Replaceabl
     let timer: Timer | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
+        metrics.queryDeadlineExceeded();
         replace(pool);
         reject(new DatabaseTimeoutError(deadlineMs));
       }, deadlineMs);
@@ -47,12 +50,12 @@ export function replaceablePool(open: () => SQL, deadlineMs: number): Replaceabl
 
   type Within = <T>(work: PromiseLike<T>) => Promise<T>;
 
-  /** Its own deadline for each piece of work on `pool`. */
+  /** Its own deadline for each piece of work on `pool`, which holds a connection of it meanwhile. */
   const eachWithin =
     (pool: SQL): Within =>
     (work) => {
       const deadline = deadlineOf(pool);
-      return Promise.race([work, deadline.expired]).finally(deadline.clear);
+      return Promise.race([metrics.poolQuery(work), deadline.expired]).finally(deadline.clear);
     };
 
   const query = (on: Pick<SQL, "unsafe">, within: Within, text: string, params?: unknown[]) => {
@@ -61,8 +64,8 @@ export function replaceablePool(open: () => SQL, deadlineMs: number): Replaceabl
     return {
       // biome-ignore lint/suspicious/noThenProperty: drizzle awaits the query it is given, so this must be a thenable
       then: ((onFulfilled, onRejected) =>
-        within(pending).then(onFulfilled, onRejected)) as PromiseLike<unknown>["then"],
-      values: () => within(pending.values()),
+        within(tracing.sql(text, pending)).then(onFulfilled, onRejected)) as PromiseLike<unknown>["then"],
+      values: () => within(tracing.sql(text, pending.values())),
     };
   };
 
@@ -82,7 +85,7 @@ export function replaceablePool(open: () => SQL, deadlineMs: number): Replaceabl
       const work = pool.begin((tx) =>
         fn({ unsafe: (text: string, params?: unknown[]) => query(tx, within, text, params) } as never),
       );
-      return within(work).finally(deadline.clear);
+      return within(metrics.poolQuery(work)).finally(deadline.clear);
     },
   };
 

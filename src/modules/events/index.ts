@@ -9,6 +9,7 @@ import { ErrorBody, ValidationErrorBody } from "../../http/error-body.ts";
 import { HttpError } from "../../http/errors.ts";
 import type { Logger } from "../../http/log.ts";
 import { logWhenStreamEnds, requestId } from "../../http/request-log.ts";
+import { metrics } from "../../observability/metrics.ts";
 import { type ChangePage, currentCursor } from "../feed/service.ts";
 import { type LiveEvents, MAX_STREAMS_PER_USER } from "./streams.ts";
 
@@ -54,6 +55,7 @@ export function eventRoutes(auth: ReturnType<typeof authentication>, db: Databas
       const peer = server?.requestIP(request);
       const localPort = server?.port;
       const stream = await live.open(user.id, peer && localPort ? { localPort, peer } : undefined);
+      const openedAt = Date.now();
       const closeOnAbort = () => stream.close();
       request.signal.addEventListener("abort", closeOnAbort);
       try {
@@ -75,6 +77,7 @@ export function eventRoutes(auth: ReturnType<typeof authentication>, db: Databas
               for (const change of page.changes) {
                 yield event(change);
                 sent += 1;
+                metrics.eventSent("task" in change ? change.task.updated_at : undefined, openedAt);
               }
               cursor = page.cursor;
               page = page.hasMore ? await stream.read(cursor) : undefined;

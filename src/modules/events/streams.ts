@@ -8,6 +8,7 @@ import type { Database } from "../../db/client.ts";
 import type { TaskNotifications } from "../../db/notifications.ts";
 import { HttpError } from "../../http/errors.ts";
 import type { Logger } from "../../http/log.ts";
+import { metrics } from "../../observability/metrics.ts";
 import { type ChangePage, readChanges } from "../feed/service.ts";
 import { type Connection, type StalledReaders, stalledReaders, type WatchedReader } from "./stalled-readers.ts";
 
@@ -24,6 +25,7 @@ export class TooManyStreamsError extends HttpError {
     super(429, `Too many open event streams: at most ${MAX_STREAMS_PER_USER} per user`, {
       "retry-after": String(RETRY_AFTER_S),
     });
+    metrics.eventStreamRefused();
   }
 }
 
@@ -171,6 +173,7 @@ export function liveEvents(db: Database, notifications: TaskNotifications, log: 
     const streams = byUser.get(stream.userId);
     if (!streams?.delete(stream)) return;
     count -= 1;
+    metrics.eventStreamClosed();
     if (streams.size === 0) {
       byUser.delete(stream.userId);
       reads.delete(stream.userId);
@@ -188,6 +191,7 @@ export function liveEvents(db: Database, notifications: TaskNotifications, log: 
       streams.add(stream);
       byUser.set(userId, streams);
       count += 1;
+      metrics.eventStreamOpened();
       // A request that slipped in during shutdown gets a stream that ends at once; its client
       // reconnects elsewhere.
       if (closing) {

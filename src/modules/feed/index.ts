@@ -4,6 +4,7 @@ import { Elysia } from "elysia";
 import type { authentication } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
 import { ErrorBody, ValidationErrorBody } from "../../http/error-body.ts";
+import { metrics } from "../../observability/metrics.ts";
 import { CHANGES_LIMIT_DEFAULT } from "../../rules.ts";
 import type { Task } from "../tasks/model.ts";
 import { ChangesQuery, TaskChanges } from "./model.ts";
@@ -14,6 +15,7 @@ export function feedRoutes(auth: ReturnType<typeof authentication>, db: Database
     "/changes",
     async ({ user, query }) => {
       const page = await readChanges(db, user.id, query.since, query.limit ?? CHANGES_LIMIT_DEFAULT);
+      metrics.changeFeedPage();
       const tasks: Task[] = [];
       const deleted: string[] = [];
       for (const change of page.changes) {

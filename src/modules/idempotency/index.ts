@@ -13,6 +13,7 @@ import type { authentication } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
 import { type HeldTransaction, holdFor, holdTransaction } from "../../db/held-transaction.ts";
 import { HttpError } from "../../http/errors.ts";
+import { metrics } from "../../observability/metrics.ts";
 import { IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_KEYS_PER_USER } from "../../rules.ts";
 import { claimKey, type KeptAnswer, keepAnswer } from "./service.ts";
 
@@ -28,6 +29,7 @@ class InvalidKeyError extends HttpError {
 class KeyInProgressError extends HttpError {
   constructor() {
     super(409, "A request with this Idempotency-Key is in progress");
+    metrics.idempotencyConflict("in_progress");
   }
 }
 
@@ -44,6 +46,7 @@ class TooManyKeysError extends HttpError {
 class KeyReusedError extends HttpError {
   constructor() {
     super(422, "Idempotency-Key was already used for a different request");
+    metrics.idempotencyConflict("different_request");
   }
 }
 
@@ -88,6 +91,7 @@ async function successOf(
 }
 
 function replay(answer: KeptAnswer): Response {
+  metrics.idempotencyReplay();
   const headers = new Headers({ "idempotent-replayed": "true" });
   // What Elysia sends with a JSON body; test/idempotency.test.ts compares a replay with the first answer.
   if (answer.body !== "") headers.set("content-type", "application/json;charset=utf-8");
