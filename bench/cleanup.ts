@@ -15,7 +15,7 @@ export const databases: string[] = [];
 /** Git worktrees of `--against`, removed at the end. */
 export const worktrees: string[] = [];
 
-export interface Guard {
+interface Guard {
   /** A temp dir for the run's files. */
   work: string;
   /** Stops the watchdog, then kills, drops and removes what is left. */

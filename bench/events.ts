@@ -17,9 +17,9 @@ import { SERVER_LOG_TAIL } from "./servers.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 export const MAX_P99_MS = 100;
-export const MAX_STREAMS_MB = 50;
+const MAX_STREAMS_MB = 50;
 
-export interface EventsOptions {
+interface EventsOptions {
   label: string;
   cmd: string[];
   env: Record<string, string>;

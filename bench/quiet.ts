@@ -7,7 +7,7 @@ import type { SQL } from "bun";
 import { processTree } from "./proc.ts";
 
 /** Share of one core that everything outside the bench may use while it measures. */
-export const OUTSIDE_CPU_LIMIT = 0.05;
+const OUTSIDE_CPU_LIMIT = 0.05;
 const CLOCK_TICKS_PER_SECOND = 100;
 
 interface ProcessTicks {
@@ -44,7 +44,7 @@ async function benchBackends(admin: SQL): Promise<number[]> {
   return rows.map((r) => r.pid);
 }
 
-export interface OutsideLoad {
+interface OutsideLoad {
   /** Cores used by processes outside the bench over the interval. */
   cores: number;
   /** The largest of them, as "name (pid) 12%". */

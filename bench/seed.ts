@@ -4,11 +4,11 @@ import { SQL } from "bun";
 import { mintToken } from "../src/auth/dev-token.ts";
 import { migratePostgres } from "../src/db/migrate.ts";
 
-export const USERS = 200;
-export const TASKS_PER_USER = 50;
-export const BIG_USER_TASKS = 10_000;
+const USERS = 200;
+const TASKS_PER_USER = 50;
+const BIG_USER_TASKS = 10_000;
 
-export interface BenchUser {
+interface BenchUser {
   id: string;
   token: string;
   taskIds: string[];

@@ -12,7 +12,7 @@ import { listKey, listState } from "../src/modules/tasks/service.ts";
 import type { BenchData } from "./seed.ts";
 
 export const SYNC_SCENARIOS = ["get304", "list304", "feed"] as const;
-export type SyncScenario = (typeof SYNC_SCENARIOS)[number];
+type SyncScenario = (typeof SYNC_SCENARIOS)[number];
 export const isSyncScenario = (scenario: string): scenario is SyncScenario =>
   (SYNC_SCENARIOS as readonly string[]).includes(scenario);
 

@@ -17,7 +17,7 @@ export interface UserIdentity {
 }
 
 /** The caller, as its verified token says. */
-export interface AuthenticatedUser extends UserIdentity {
+interface AuthenticatedUser extends UserIdentity {
   /** When the token expires, in ms since the epoch: what ends a live-events stream. */
   expiresAt: number;
 }

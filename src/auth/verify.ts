@@ -54,7 +54,7 @@ export class AuthError extends HttpError {
 }
 
 /** The key set could not be fetched and the token's key is not cached: the token may be good. */
-export class VerificationUnavailableError extends HttpError {
+class VerificationUnavailableError extends HttpError {
   constructor(cause: unknown) {
     super(503, "Token verification unavailable");
     this.cause = cause;

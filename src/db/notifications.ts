@@ -21,7 +21,7 @@ const CHANNEL = "task_changes";
 export const LISTENER_APPLICATION_NAME = "todo-api listener";
 const CONNECT_TIMEOUT_S = 2;
 
-export interface NotificationHandlers {
+interface NotificationHandlers {
   /** A committed change to this user's tasks. */
   changed(userId: string): void;
   /**

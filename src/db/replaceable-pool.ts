@@ -18,7 +18,7 @@ interface DrizzleClient {
   begin<T>(fn: (tx: TransactionSQL) => Promise<T>): Promise<T>;
 }
 
-export interface ReplaceablePool {
+interface ReplaceablePool {
   /** Hand this to drizzle: every query and transaction through it answers within the deadline. */
   client: DrizzleClient;
   close(options: { timeout: number }): Promise<void>;

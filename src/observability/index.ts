@@ -7,7 +7,7 @@ import { disableMetrics, enableMetrics } from "./metrics.ts";
 import { serveMetrics } from "./metrics-server.ts";
 import { enableTracing, stopTracing } from "./tracing.ts";
 
-export interface Observability {
+interface Observability {
   /** Where metrics are served, when they are. */
   metricsUrl?: URL;
   /** Stops serving metrics and sends the spans still buffered. */

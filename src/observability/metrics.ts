@@ -10,16 +10,16 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** OpenTelemetry's advice for http.server.request.duration (seconds). */
-export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 /** The event lag spans the 10 s keep-alive re-read that catches a lost notification. */
 const EVENT_LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30];
 
 // OpenTelemetry's http.request.method: the known methods, anything else is _OTHER.
 const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"]);
 /** The http_route of a request no route matched, or that was answered before routing (a 401, a 413). */
-export const UNMATCHED_ROUTE = "unmatched";
+const UNMATCHED_ROUTE = "unmatched";
 
-export type IdempotencyConflict = "in_progress" | "different_request";
+type IdempotencyConflict = "in_progress" | "different_request";
 
 export interface Metrics {
   /** A request was answered; `route` is the matched route's pattern, empty if none. */
@@ -71,7 +71,7 @@ export function metricsRegistry(): Registry | undefined {
   return registry;
 }
 
-export interface MetricsOptions {
+interface MetricsOptions {
   version: string;
   /** DB_POOL_MAX when the database is PostgreSQL; the pool's gauges stay empty on PGlite. */
   poolMax?: number;

@@ -38,7 +38,7 @@ import {
 } from "@opentelemetry/sdk-trace";
 import type { TracingConfig } from "../config.ts";
 
-export interface Tracing {
+interface Tracing {
   /** A statement sent to the database: a child span of the request's, named by its first keyword. */
   sql<T>(text: string, work: PromiseLike<T>): PromiseLike<T>;
   /** `work` as a child span of the request's (token verification). */
@@ -53,7 +53,7 @@ const off: Tracing = {
 /** What every module reports to; passes work through until enableTracing(). */
 export const tracing: Tracing = { ...off };
 
-export interface RequestTracer {
+interface RequestTracer {
   /** Runs `handle` (the whole of the request's handling) with the request's span as its parent. */
   run<T>(request: Request, handle: () => T): T;
   /** The `traceresponse` header's value: the request's trace id, for a client's error report. */

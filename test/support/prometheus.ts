@@ -8,7 +8,7 @@ import { freePort, type RunningProcess, startProcess } from "../../harness/proce
 
 export const prometheusBinary = Bun.which("prometheus");
 
-export interface Sample {
+interface Sample {
   metric: Record<string, string>;
   value: number;
 }
@@ -23,7 +23,7 @@ export interface Prometheus {
   stop(): Promise<void>;
 }
 
-export const SCRAPE_JOB = "todo-api";
+const SCRAPE_JOB = "todo-api";
 
 export async function startPrometheus(target: URL): Promise<Prometheus> {
   if (!prometheusBinary) throw new Error("prometheus is not installed (apt-get install prometheus)");

@@ -20,7 +20,7 @@ const SHARED_READ_MS = 1000;
 // went away without closing it, has been found stalled (stalled-readers.ts).
 const RETRY_AFTER_S = 30;
 
-export class TooManyStreamsError extends HttpError {
+class TooManyStreamsError extends HttpError {
   constructor() {
     super(429, `Too many open event streams: at most ${MAX_STREAMS_PER_USER} per user`, {
       "retry-after": String(RETRY_AFTER_S),
@@ -29,9 +29,9 @@ export class TooManyStreamsError extends HttpError {
   }
 }
 
-export type Wake = "changed" | "idle" | "closed";
+type Wake = "changed" | "idle" | "closed";
 
-export interface Stream {
+interface Stream {
   readonly userId: string;
   /** Resolves with "changed" once there may be something to read, "idle" after `ms` without, or "closed". */
   wait(ms: number): Promise<Wake>;

@@ -26,7 +26,7 @@ export interface ChangePage {
 }
 
 /** Deletions are kept at least this long; a cursor older than what is kept is 410. */
-export const TOMBSTONE_DAYS = 30;
+const TOMBSTONE_DAYS = 30;
 
 class InvalidCursorError extends HttpError {
   constructor() {

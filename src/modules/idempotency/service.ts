@@ -24,7 +24,7 @@ export interface KeptAnswer {
   etag: string | null;
 }
 
-export type Claim =
+type Claim =
   | { outcome: "claimed" }
   | { outcome: "answered"; answer: KeptAnswer }
   | { outcome: "in progress" }

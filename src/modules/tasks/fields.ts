@@ -46,7 +46,7 @@ export type WritableField = {
 const names = Object.keys(taskFields) as FieldName[];
 export const writableFields = names.filter((name) => "write" in taskFields[name]) as WritableField[];
 
-export const columnOf = (name: FieldName): AnyPgColumn => tasks[taskFields[name].column];
+const columnOf = (name: FieldName): AnyPgColumn => tasks[taskFields[name].column];
 
 // Timestamps as the contract's ISO text, in exactly toISOString()'s form, made by PostgreSQL.
 const isoText = (column: AnyPgColumn) =>

@@ -22,13 +22,13 @@ import {
 } from "./fields.ts";
 import type { Task, TaskCreate, TaskListQuery, TaskSort, TaskUpdate } from "./model.ts";
 
-export class TaskNotFoundError extends HttpError {
+class TaskNotFoundError extends HttpError {
   constructor() {
     super(404, "Task not found");
   }
 }
 
-export class TaskForbiddenError extends HttpError {
+class TaskForbiddenError extends HttpError {
   constructor() {
     super(403, "Not authorized to access this task");
   }
@@ -47,7 +47,7 @@ const placeholder = sql.placeholder;
 const raw = (name: string) => sql`${placeholder(name)}`;
 const ownedTask = and(eq(tasks.id, placeholder("id")), eq(tasks.userId, placeholder("userId")));
 
-export const defaultOrder: Record<TaskSort, "asc" | "desc"> = {
+const defaultOrder: Record<TaskSort, "asc" | "desc"> = {
   created: "desc",
   updated: "desc",
   priority: "desc",
@@ -81,7 +81,7 @@ function containing(text: string): string {
   return `%${text.replace(/[\\%_]/g, "\\$&")}%`;
 }
 
-export interface TaskPage {
+interface TaskPage {
   tasks: Task[];
   /** Matching tasks before limit and offset. */
   total: number;
@@ -230,7 +230,7 @@ export async function listState(db: Database, userId: string): Promise<string> {
 }
 
 /** A task and its version (the user's change number at its last write), which its ETag names. */
-export interface VersionedTask {
+interface VersionedTask {
   task: Task;
   version: number;
 }
@@ -425,7 +425,7 @@ export async function deleteTask(db: Database, userId: string, id: string, expec
   if (!row) await refused(db, userId, id);
 }
 
-export class TaskChangedError extends HttpError {
+class TaskChangedError extends HttpError {
   constructor(version: number) {
     super(412, "Task has changed since it was read", { etag: taskEtag(version) });
   }
