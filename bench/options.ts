@@ -4,6 +4,8 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { freePort } from "../harness/process.ts";
+import { otlpSink } from "./otlp-sink.ts";
 import { SYNC_SCENARIOS } from "./sync.ts";
 
 export const ROOT = resolve(import.meta.dir, "..");
@@ -12,7 +14,9 @@ export const SCENARIOS = ["list", "get", "big", ...SYNC_SCENARIOS, "toggle", "up
 export type Scenario = (typeof SCENARIOS)[number];
 
 // The targets of bench/README.md. Ratios are service requests/s over baseline requests/s.
-export const MIN_RATIO: Partial<Record<Scenario, number>> = { list: 0.8, get: 0.7, create: 0.7, toggle: 0.7 };
+export const MIN_RATIO: Partial<Record<Scenario, number>> = { list: 0.9, get: 1.0, create: 0.8, toggle: 0.8 };
+// With --against: what today's code may cost against that commit, every scenario.
+export const MIN_AGAINST_RATIO = 0.95;
 export const MAX_P99_MS = 25;
 export const MAX_PEAK_RSS_MB = 100;
 
@@ -21,10 +25,16 @@ export interface Target {
   label: string;
   cmd: string[];
   env: Record<string, string>;
+  /** `--against`: the worktree of the commit this target runs (bench/against.ts). */
+  checkout?: string;
+  /** `--against`: the label of today's target this one is compared with. */
+  twinOf?: string;
 }
 
 export interface BenchOptions {
   targets: Target[];
+  /** `--against <git ref>`: that commit's service runs beside each service target. */
+  against?: string;
   /** The wrk scenarios, in the order they run; `events` is apart (withEvents). */
   scenarios: Scenario[];
   withEvents: boolean;
@@ -46,8 +56,12 @@ export function fail(message: string): never {
 const HELP = `bun run bench [--servers baseline,service,binary] [--scenarios ${SCENARIOS.join(",")},events]
   [--workers 1[,2,auto]] [--log-level info[,silent]] [--duration 10] [--warmup 2] [--slices 5]
   [--connections 64] [--threads 2] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
-  [--profile DIR] [--env NAME=VALUE ...]
---workers and --log-level take lists: the service (and binary) run once per combination.
+  [--metrics off[,on]] [--traces off[,0.01]] [--profile DIR] [--env NAME=VALUE ...] [--against GIT_REF]
+--workers, --log-level, --metrics and --traces take lists: the service (and binary) run once per combination.
+--metrics on: METRICS_PORT set (metrics made, nothing scrapes them). --traces RATIO: traces exported,
+  1 in 1/RATIO kept (parentbased_traceidratio), to a receiver in the bench process that drops them.
+--against runs that commit's service (from source, in a temporary worktree) beside the service, in the
+  same slices, and prints "now / that commit" beside "now / baseline".
 --env sets a variable for the service and binary (e.g. --env DB_POOL_MAX=20), and names it in the label.
 --profile writes CPU profiles of the baseline and the service from source (bun --cpu-prof,
   .cpuprofile and .md) into DIR; run one scenario to see that scenario's hot path, then
@@ -67,6 +81,8 @@ export function parseOptions(): BenchOptions {
       scenarios: { type: "string", default: [...SCENARIOS, "events"].join(",") },
       workers: { type: "string", default: "1" },
       "log-level": { type: "string", default: "info" },
+      metrics: { type: "string", default: "off" },
+      traces: { type: "string", default: "off" },
       env: { type: "string", multiple: true, default: [] },
       duration: { type: "string", default: "10" },
       warmup: { type: "string", default: "2" },
@@ -74,6 +90,7 @@ export function parseOptions(): BenchOptions {
       connections: { type: "string", default: "64" },
       threads: { type: "string", default: "2" },
       profile: { type: "string" },
+      against: { type: "string" },
       "database-url": {
         type: "string",
         default: process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
@@ -97,6 +114,7 @@ export function parseOptions(): BenchOptions {
   if (targets.length === 0) fail("nothing to run");
   return {
     targets,
+    against: options.against,
     scenarios,
     withEvents: list(options.scenarios).includes("events"),
     duration: Number(options.duration),
@@ -112,6 +130,8 @@ function targetsOf(options: {
   servers: string;
   workers: string;
   "log-level": string;
+  metrics: string;
+  traces: string;
   env: string[];
   profile?: string;
 }): Target[] {
@@ -125,6 +145,25 @@ function targetsOf(options: {
   const profileArgs = options.profile
     ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${resolve(options.profile)}`]
     : [];
+  const observability: { label?: string; env: () => Record<string, string> }[] = [];
+  for (const metrics of list(options.metrics)) {
+    if (metrics !== "off" && metrics !== "on") fail(`--metrics ${metrics}: expected off or on`);
+    for (const traces of list(options.traces)) {
+      const ratio = Number(traces);
+      if (traces !== "off" && !(ratio > 0 && ratio <= 1)) fail(`--traces ${traces}: expected off or a ratio (0.01)`);
+      const env = () => ({
+        // A metrics port of its own for each target: they all run at once.
+        ...(metrics === "on" && { METRICS_PORT: String(freePort()) }),
+        ...(traces !== "off" && {
+          OTEL_EXPORTER_OTLP_ENDPOINT: otlpSink(),
+          OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+          OTEL_TRACES_SAMPLER_ARG: traces,
+        }),
+      });
+      const label = [metrics === "on" && "metrics", traces !== "off" && `traces=${traces}`].filter(Boolean).join(" ");
+      observability.push({ label: label || undefined, env });
+    }
+  }
   const targets: Target[] = [];
   for (const server of list(options.servers)) {
     if (server === "baseline") {
@@ -143,18 +182,21 @@ function targetsOf(options: {
     }
     for (const workers of list(options.workers)) {
       for (const logLevel of list(options["log-level"])) {
-        const variant = [
-          workers !== "1" && `workers=${workers}`,
-          logLevel !== "info" && `log=${logLevel}`,
-          ...options.env,
-        ]
-          .filter(Boolean)
-          .join(" ");
-        targets.push({
-          label: variant ? `${server} ${variant}` : server,
-          cmd: server === "binary" ? [binary] : [process.execPath, ...profileArgs, join(ROOT, "src", "index.ts")],
-          env: { ...extraEnv, WORKERS: workers, LOG_LEVEL: logLevel, NODE_ENV: "production" },
-        });
+        for (const seen of observability) {
+          const variant = [
+            workers !== "1" && `workers=${workers}`,
+            logLevel !== "info" && `log=${logLevel}`,
+            seen.label,
+            ...options.env,
+          ]
+            .filter(Boolean)
+            .join(" ");
+          targets.push({
+            label: variant ? `${server} ${variant}` : server,
+            cmd: server === "binary" ? [binary] : [process.execPath, ...profileArgs, join(ROOT, "src", "index.ts")],
+            env: { ...extraEnv, ...seen.env(), WORKERS: workers, LOG_LEVEL: logLevel, NODE_ENV: "production" },
+          });
+        }
       }
     }
   }

@@ -6,13 +6,13 @@
 import { join } from "node:path";
 import { SQL } from "bun";
 import { openPostgres } from "../src/db/client.ts";
+import { currentCursor } from "../src/modules/feed/service.ts";
 import { listEtag } from "../src/modules/tasks/etag.ts";
-import { currentCursor } from "../src/modules/tasks/feed.ts";
 import { listKey, listState } from "../src/modules/tasks/service.ts";
 import type { BenchData } from "./seed.ts";
 
 export const SYNC_SCENARIOS = ["get304", "list304", "feed"] as const;
-export type SyncScenario = (typeof SYNC_SCENARIOS)[number];
+type SyncScenario = (typeof SYNC_SCENARIOS)[number];
 export const isSyncScenario = (scenario: string): scenario is SyncScenario =>
   (SYNC_SCENARIOS as readonly string[]).includes(scenario);
 

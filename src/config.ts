@@ -48,6 +48,26 @@ function knownTransactionPooler(url: string | undefined): boolean {
   return TRANSACTION_POOLER_HOSTS.some((known) => known.host.test(hostname) && (!known.port || known.port === port));
 }
 
+/** OTEL_TRACES_SAMPLER's values (OpenTelemetry's SDK environment variables). */
+export const TRACE_SAMPLERS = [
+  "always_on",
+  "always_off",
+  "traceidratio",
+  "parentbased_always_on",
+  "parentbased_always_off",
+  "parentbased_traceidratio",
+] as const;
+export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
+
+export interface TracingConfig {
+  /** Where spans are POSTed (OTLP/HTTP, JSON): the traces endpoint, or the base endpoint + /v1/traces. */
+  url: string;
+  sampler: TraceSampler;
+  /** OTEL_TRACES_SAMPLER_ARG: the share of traces kept by the *traceidratio samplers. */
+  ratio: number;
+  serviceName: string;
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -66,6 +86,10 @@ export interface Config {
   workers: number;
   /** Requests per user per minute on /api routes, per process; 0: no limit. */
   rateLimitPerMinute: number;
+  /** METRICS_PORT: Prometheus metrics there (worker n of WORKERS on METRICS_PORT + n - 1); unset: none. */
+  metricsPort?: number;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT set: spans are exported; else none. */
+  tracing?: TracingConfig;
   corsOrigins: string[];
   logLevel: LogLevel;
   nodeEnv: NodeEnv;
@@ -132,6 +156,8 @@ export function loadConfig(env: Env = process.env): Config {
     dbPoolMax: integer("DB_POOL_MAX", 10, 1, 1000),
     workers: workerCount(read("WORKERS"), problems),
     rateLimitPerMinute: integer("RATE_LIMIT_PER_MINUTE", 0, 0, 1_000_000),
+    metricsPort: read("METRICS_PORT") === undefined ? undefined : integer("METRICS_PORT", 0, 1, 65535),
+    tracing: tracingConfig(read, url, problems),
     corsOrigins: (read("CORS_ORIGINS") ?? "http://localhost:3000")
       .split(",")
       .map((o) => o.trim())
@@ -173,6 +199,13 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
 
+  if (config.metricsPort !== undefined) {
+    const last = config.metricsPort + config.workers - 1;
+    if (last > 65535) problems.push(`METRICS_PORT: with WORKERS=${config.workers}, ports up to ${last} are needed`);
+    if (config.port >= config.metricsPort && config.port <= last)
+      problems.push("METRICS_PORT: must differ from PORT; metrics never share the API's port");
+  }
+
   if (config.workers > 1) {
     const workers = `WORKERS=${read("WORKERS")}`;
     if (!config.databaseUrl || config.databaseUrl.startsWith("memory:")) {
@@ -190,6 +223,29 @@ export function loadConfig(env: Env = process.env): Config {
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+function tracingConfig(
+  read: (name: string) => string | undefined,
+  url: (name: string, protocols: string[]) => string | undefined,
+  problems: string[],
+): TracingConfig | undefined {
+  const base = url("OTEL_EXPORTER_OTLP_ENDPOINT", ["http:", "https:"]);
+  const traces = url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ["http:", "https:"]);
+  const samplerName = read("OTEL_TRACES_SAMPLER") ?? "parentbased_always_on";
+  if (!(TRACE_SAMPLERS as readonly string[]).includes(samplerName))
+    problems.push(`OTEL_TRACES_SAMPLER=${samplerName}: expected one of ${TRACE_SAMPLERS.join(", ")}`);
+  const rawRatio = read("OTEL_TRACES_SAMPLER_ARG");
+  const ratio = rawRatio === undefined ? 1 : Number(rawRatio);
+  if (!(ratio >= 0 && ratio <= 1)) problems.push(`OTEL_TRACES_SAMPLER_ARG=${rawRatio}: expected a number from 0 to 1`);
+  if (!base && !traces) return undefined;
+  return {
+    // The signal's own variable is used as it is; the base one gets the signal's path (OTLP's spec).
+    url: traces ?? `${base!.replace(/\/+$/, "")}/v1/traces`,
+    sampler: samplerName as TraceSampler,
+    ratio,
+    serviceName: read("OTEL_SERVICE_NAME") ?? "todo-api",
+  };
 }
 
 function workerCount(raw: string | undefined, problems: string[]): number {

@@ -11,30 +11,41 @@ import { taskNotifications } from "./db/notifications.ts";
 import { notReadyReason, readyUrl } from "./healthcheck.ts";
 import { createLogger, type Logger } from "./http/log.ts";
 import { liveEvents } from "./modules/events/streams.ts";
+import { startObservability } from "./observability/index.ts";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 // Bodies past 64 KiB get the app's JSON 413 (src/http/body.ts) without being read; Bun's own limit
 // (an empty 413) is only a backstop for lengths no client of this API sends.
 const LISTENER_BODY_LIMIT = 1024 * 1024 * 1024;
 
+function exitWithProblems(error: ConfigError): never {
+  for (const problem of error.problems) console.error(`config: ${problem}`);
+  process.exit(1);
+}
+
 function configOrExit(): Config {
   try {
     return loadConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    for (const problem of error.problems) console.error(`config: ${problem}`);
-    process.exit(1);
+    exitWithProblems(error);
   }
 }
 
-function open(config: Config): Promise<DatabaseHandle> {
-  return openDatabase({
-    url: config.databaseUrl,
-    directUrl: config.databaseDirectUrl,
-    pooler: config.databasePooler,
-    dataDir: config.dataDir,
-    poolMax: config.dbPoolMax,
-  });
+/** The database, or exit 1 when the URL turns out to need a setting it lacks (a transaction-mode pooler). */
+async function open(config: Config): Promise<DatabaseHandle> {
+  try {
+    return await openDatabase({
+      url: config.databaseUrl,
+      directUrl: config.databaseDirectUrl,
+      pooler: config.databasePooler,
+      dataDir: config.dataDir,
+      poolMax: config.dbPoolMax,
+    });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    exitWithProblems(error);
+  }
 }
 
 async function openMigrated(config: Config, log: Logger): Promise<DatabaseHandle> {
@@ -53,10 +64,11 @@ async function serve(config: Config, log: Logger) {
   const auth = withDevelopmentSecret(config.auth, config.dataDir);
   // A worker's primary applied the migrations before forking it.
   const database = cluster.isWorker ? await open(config) : await openMigrated(config, log);
-  const notifications = taskNotifications(database, database.sessionUrl, (cause) =>
+  const notifications = taskNotifications(database, (cause) =>
     log.warn("publishing a task change failed; streams see it at their next keep-alive", { cause }),
   );
   const events = liveEvents(database.db, notifications, log);
+  const observability = startObservability(config, database.kind, () => app.server?.pendingRequests ?? 0);
   const app = createApp({ config, database, verifyToken: createTokenVerifier(auth), log, events });
   // Only workers share the port: a second service started by mistake on a taken port fails
   // instead of silently taking half of the connections.
@@ -82,6 +94,7 @@ async function serve(config: Config, log: Logger) {
     // Elysia runs onAfterResponse (the request log line) in a setImmediate; let the last ones run.
     await new Promise((resolve) => setImmediate(resolve));
     await closingStreams;
+    await observability.stop();
     await database.close();
     log.info("stopped");
     process.exit(0);
@@ -90,7 +103,13 @@ async function serve(config: Config, log: Logger) {
   process.on("SIGINT", () => void shutdown("SIGINT"));
   // Only now: whoever waits for this line may signal at once, and Bun takes ~a tick to arm a
   // handler; logged before them, a SIGTERM right after it killed the process (exit 143).
-  log.info("listening", { url: server.url.href, database: database.kind, pooler: config.databasePooler });
+  log.info("listening", {
+    url: server.url.href,
+    database: database.kind,
+    pooler: config.databasePooler,
+    metrics: observability.metricsUrl?.href,
+    traces: config.tracing?.url,
+  });
 
   const tryIt = await developmentCurl(auth, server.url);
   if (tryIt) {

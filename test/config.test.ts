@@ -46,8 +46,60 @@ describe("config", () => {
     ["LOG_LEVEL", "loud", "LOG_LEVEL=loud: expected one of debug, info, warn, error, silent"],
     ["NODE_ENV", "prod", "NODE_ENV=prod: expected one of development, production, test"],
     ["CORS_ORIGINS", "localhost:3000", 'CORS_ORIGINS: "localhost:3000" is not an origin such as http://localhost:3000'],
+    ["METRICS_PORT", "0", "METRICS_PORT=0: expected an integer from 1 to 65535"],
+    ["METRICS_PORT", "8000", "METRICS_PORT: must differ from PORT; metrics never share the API's port"],
+    [
+      "OTEL_EXPORTER_OTLP_ENDPOINT",
+      "collector:4318",
+      "OTEL_EXPORTER_OTLP_ENDPOINT=collector:4318: expected a URL starting with http:// or https://",
+    ],
+    [
+      "OTEL_TRACES_SAMPLER",
+      "sometimes",
+      "OTEL_TRACES_SAMPLER=sometimes: expected one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio",
+    ],
+    ["OTEL_TRACES_SAMPLER_ARG", "2", "OTEL_TRACES_SAMPLER_ARG=2: expected a number from 0 to 1"],
   ])("%s=%s is refused with a message naming it", (name, value, message) => {
     expect(configProblems({ [name]: value })).toEqual([message]);
+  });
+
+  test("metrics and traces are off unless their variables are set", () => {
+    const config = loadConfig({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.01" });
+    expect(config.metricsPort).toBeUndefined();
+    expect(config.tracing).toBeUndefined();
+  });
+
+  test("OTLP endpoints and sampling as OpenTelemetry's SDKs read them", () => {
+    expect(
+      loadConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318/",
+        OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+        OTEL_TRACES_SAMPLER_ARG: "0.01",
+      }).tracing,
+    ).toEqual({
+      url: "http://collector:4318/v1/traces",
+      sampler: "parentbased_traceidratio",
+      ratio: 0.01,
+      serviceName: "todo-api",
+    });
+    expect(
+      loadConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://traces.example/otlp",
+        OTEL_SERVICE_NAME: "tasks",
+      }).tracing,
+    ).toEqual({ url: "https://traces.example/otlp", sampler: "parentbased_always_on", ratio: 1, serviceName: "tasks" });
+  });
+
+  test("each worker gets a metrics port of its own, none of them PORT", () => {
+    const base = { DATABASE_URL: "postgres://db/x", BETTER_AUTH_SECRET: "s".repeat(32), PORT: "8000" };
+    expect(loadConfig({ ...base, WORKERS: "4", METRICS_PORT: "9464" }).metricsPort).toBe(9464);
+    expect(configProblems({ ...base, WORKERS: "4", METRICS_PORT: "7997" })).toEqual([
+      "METRICS_PORT: must differ from PORT; metrics never share the API's port",
+    ]);
+    expect(configProblems({ ...base, WORKERS: "4", METRICS_PORT: "65534" })).toEqual([
+      "METRICS_PORT: with WORKERS=4, ports up to 65537 are needed",
+    ]);
   });
 
   test("WORKERS=auto is one process per core", () => {

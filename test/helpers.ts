@@ -52,7 +52,7 @@ type Handler = { handle(request: Request): Promise<Response> };
  * The Response itself, unread: only for an answer that must be read as it streams. Everything else
  * uses send().
  */
-export function sendForStream(
+function sendForStream(
   app: Handler,
   { method = "GET", path, token, body, headers = {} }: SendOptions,
 ): Promise<Response> {

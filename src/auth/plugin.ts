@@ -5,14 +5,21 @@
 // both: a request without a valid token gets its 401 whatever its path, method or body. The user
 // it verified is kept for the routes' `derive`, so a request is verified once.
 import { Elysia } from "elysia";
+import { tracing } from "../observability/tracing.ts";
 import type { UserRegistry } from "./users.ts";
 import { AuthError, type TokenVerifier } from "./verify.ts";
 
-/** The caller, as its verified token says; email and name for a user row made again (see users.ts). */
-export interface AuthenticatedUser {
+/** Who owns what a request writes; email and name for a user row made again (see users.ts). */
+export interface UserIdentity {
   id: string;
   email: string | null;
   name: string | null;
+}
+
+/** The caller, as its verified token says. */
+interface AuthenticatedUser extends UserIdentity {
+  /** When the token expires, in ms since the epoch: what ends a live-events stream. */
+  expiresAt: number;
 }
 
 interface AuthenticationOptions {
@@ -34,9 +41,14 @@ export function authentication({ prefix, verify, registerUser }: AuthenticationO
       ?.match(/^Bearer\s+(.*)$/i)?.[1]
       ?.trim();
     if (!token) throw new AuthError("Missing authentication token");
-    const claims = await verify(token);
+    const claims = await tracing.span("verify token", () => verify(token));
     await registerUser(claims);
-    const user = { id: claims.sub, email: claims.email ?? null, name: claims.name ?? null };
+    const user = {
+      id: claims.sub,
+      email: claims.email ?? null,
+      name: claims.name ?? null,
+      expiresAt: claims.exp * 1000,
+    };
     verified.set(request, user);
     return user;
   };

@@ -2,6 +2,7 @@
 // subclasses; the root handler maps them and Elysia's own errors.
 import { Elysia } from "elysia";
 import { isDatabaseUnavailable } from "../db/outage.ts";
+import { metrics } from "../observability/metrics.ts";
 import type { ErrorBody, FieldError, ValidationErrorBody } from "./error-body.ts";
 import type { Logger } from "./log.ts";
 import { requestId } from "./request-log.ts";
@@ -20,6 +21,7 @@ export class HttpError extends Error {
 class DatabaseUnavailableError extends HttpError {
   constructor(cause?: unknown) {
     super(503, "Database unavailable");
+    metrics.databaseUnavailable();
     this.cause = cause;
   }
 }

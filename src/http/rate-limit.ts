@@ -1,10 +1,12 @@
 // An optional per-user request budget for /api routes (RATE_LIMIT_PER_MINUTE), so one token cannot
 // take the whole service. It is counted in this process only: with several processes each keeps
 // its own count, and limits by IP or across instances belong in a gateway (README).
+import { metrics } from "../observability/metrics.ts";
 import { HttpError } from "./errors.ts";
 
 class RateLimitedError extends HttpError {
   constructor(perMinute: number, retryAfterSeconds: number) {
+    metrics.rateLimited();
     super(429, `Too many requests: at most ${perMinute} per minute; retry in ${retryAfterSeconds} s`, {
       "retry-after": String(retryAfterSeconds),
     });

@@ -45,6 +45,12 @@ function write(trace: Trace, fields: LogFields & { status: number }, more: LogFi
   else trace.log.info("request", line);
 }
 
+/** The status a response went out with: the Response's own, else what `set.status` says. */
+export function responseStatus(responseValue: unknown, status: number | keyof StatusMap | undefined): number {
+  if (responseValue instanceof Response) return responseValue.status;
+  return typeof status === "number" ? status : (StatusMap[status ?? "OK"] ?? 200);
+}
+
 /**
  * A CORS preflight is answered by @elysiajs/cors from its onRequest hook, and Elysia runs no later
  * hook for a request an onRequest hook answered, onAfterResponse included. The wrap around the
@@ -79,12 +85,7 @@ export function requestLog(log: Logger) {
       const { request, set, route, responseValue } = context;
       const trace = traces.get(request);
       if (!trace) return;
-      const status =
-        responseValue instanceof Response
-          ? responseValue.status
-          : typeof set.status === "number"
-            ? set.status
-            : (StatusMap[set.status ?? "OK"] ?? 200);
+      const status = responseStatus(responseValue, set.status);
       const user = (context as { user?: { id?: unknown } }).user;
       const fields = {
         request_id: trace.id,

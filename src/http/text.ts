@@ -12,14 +12,14 @@ import { FormatRegistry } from "elysia/type-system";
 export const TEXT_FORMAT = "well-formed-text";
 export const TEXT_RULE = "must be well-formed Unicode text without NUL (U+0000) or unpaired surrogates";
 
-export function isWellFormedText(value: string): boolean {
+function isWellFormedText(value: string): boolean {
   return value.isWellFormed() && !value.includes("\u0000");
 }
 
 FormatRegistry.Set(TEXT_FORMAT, isWellFormedText);
 
 /** Longest claim text kept: `sub` (an index key, so bounded), `email`, `name`. */
-export const CLAIM_MAX = 255;
+const CLAIM_MAX = 255;
 // C0, DEL and C1 controls: no identifier or display name needs one, and NUL is among them.
 const CONTROL = /\p{Cc}/u;
 

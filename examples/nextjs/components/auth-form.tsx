@@ -14,7 +14,7 @@ export function AuthForm({ mode }: { mode: "sign-in" | "sign-up" }) {
   // The server sends a signed-in person on from this page, but going Back after signing in shows
   // it from the router's cache, rendered when they were signed out: ask once more here.
   useEffect(() => {
-    authClient.getSession().then(({ data }) => {
+    void authClient.getSession().then(({ data }) => {
       if (data) router.replace("/");
     });
   }, [router]);

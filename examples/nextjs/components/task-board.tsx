@@ -24,7 +24,7 @@ export function TaskBoard({ user }: { user: User }) {
     setSync(opened);
     // Any change, from this tab or another device, arrives as an event: the copy catches up.
     const stop = new AbortController();
-    followTaskEvents(url, stop.signal, { onOpen: () => opened.pull(), onEvent: () => opened.pull() });
+    void followTaskEvents(url, stop.signal, { onOpen: () => opened.pull(), onEvent: () => opened.pull() });
     void keepAppShell().catch(() => {});
     return () => {
       stop.abort();

@@ -23,7 +23,7 @@ for (const [name, running] of [
   ["The API", api],
   ["The Next.js app", web],
 ] as const) {
-  running.proc.exited.then((code) => {
+  void running.proc.exited.then((code) => {
     if (stopping) return;
     console.error(`${name} stopped (exit code ${code}); stopping the other.`);
     void stop(1);

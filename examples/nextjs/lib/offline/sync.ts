@@ -359,7 +359,7 @@ export class TaskSync {
   /** Catches the copy up with the API through the change feed. */
   pull(): Promise<void> {
     if (this.draining) return Promise.resolve();
-    if (this.pulling) {
+    if (this.pulling !== undefined) {
       this.pullAgain = true;
       return this.pulling;
     }

@@ -19,7 +19,7 @@ export interface PgBouncer {
   stop(): Promise<void>;
 }
 
-export interface PgBouncerOptions {
+interface PgBouncerOptions {
   /** transaction (what hosted pooled URLs run) or session. */
   poolMode?: "transaction" | "session";
   /** Server connections per database and user. */
