@@ -8,9 +8,6 @@ const repositoryRoot = fileURLToPath(new URL("../..", import.meta.url));
 const nextConfig: NextConfig = {
   turbopack: { root: repositoryRoot },
   outputFileTracingRoot: repositoryRoot,
-  // `bun run typecheck` checks these files (CI runs it before the build); a second pass inside
-  // `next build` took 25 s of CI time for the same result.
-  typescript: { ignoreBuildErrors: true },
 };
 
 export default nextConfig;

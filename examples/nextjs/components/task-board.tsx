@@ -1,6 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { type FormEvent, useEffect, useRef, useState, useSyncExternalStore } from "react";
+import { TITLE_MAX } from "todo-api/src/rules.ts";
 import type { Task } from "../lib/api.ts";
 import type { User } from "../lib/auth.ts";
 import { authClient } from "../lib/auth-client.ts";
@@ -10,7 +11,7 @@ import { type Conflict, type ShownTask, TaskSync } from "../lib/offline/sync.ts"
 import { type Filters, noFilters, visibleTasks } from "../lib/offline/view.ts";
 import { forgetApiToken } from "../lib/token.ts";
 import { useApi } from "./api-provider.tsx";
-import { PrioritySelect } from "./priority-select.tsx";
+import { PrioritySelect, priorityChoices } from "./priority-select.tsx";
 import { TaskEditor } from "./task-editor.tsx";
 
 /** The board of a signed-in user (the page sends anyone else to /sign-in before rendering it). */
@@ -166,7 +167,7 @@ function Tasks({ sync }: { sync: TaskSync }) {
   return (
     <>
       <form onSubmit={create} className="new-task" aria-label="New task">
-        <input name="title" required maxLength={200} placeholder="What needs doing?" aria-label="Title" />
+        <input name="title" required maxLength={TITLE_MAX} placeholder="What needs doing?" aria-label="Title" />
         <PrioritySelect name="priority" label="Priority" />
         <input name="due_date" type="date" aria-label="Due date" />
         <button type="submit" className="primary">
@@ -192,9 +193,11 @@ function Tasks({ sync }: { sync: TaskSync }) {
             onChange={(e) => setFilter("priority", e.target.value as Filters["priority"])}
           >
             <option value="">Any</option>
-            <option value="high">High</option>
-            <option value="medium">Medium</option>
-            <option value="low">Low</option>
+            {priorityChoices.map(({ value, label }) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
           </select>
         </label>
         <label className="grow">

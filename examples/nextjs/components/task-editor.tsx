@@ -1,5 +1,6 @@
 "use client";
 import type { FormEvent } from "react";
+import { DESCRIPTION_MAX, TITLE_MAX } from "todo-api/src/rules.ts";
 import type { Task, TaskChanges } from "../lib/api.ts";
 import { PrioritySelect } from "./priority-select.tsx";
 
@@ -47,11 +48,11 @@ export function TaskEditor({
       <label>
         Title
         {/* biome-ignore lint/a11y/noAutofocus: the form appears because the person asked for it; Escape takes focus back */}
-        <input name="title" required maxLength={200} defaultValue={task.title} autoFocus />
+        <input name="title" required maxLength={TITLE_MAX} defaultValue={task.title} autoFocus />
       </label>
       <label>
         Description
-        <textarea name="description" maxLength={1000} defaultValue={task.description ?? ""} />
+        <textarea name="description" maxLength={DESCRIPTION_MAX} defaultValue={task.description ?? ""} />
       </label>
       <div className="field">
         <span aria-hidden>Priority</span>

@@ -1,5 +1,6 @@
 // The board's view of the local copy: the list query's filters and order, as docs/api.md defines
 // them for GET /api/tasks, computed in the browser so the board works without a network.
+import { PRIORITIES, type Priority } from "todo-api/src/rules.ts";
 import type { Task, TaskQuery } from "../api.ts";
 
 export type Filters = Required<Pick<TaskQuery, "status" | "sort">> & {
@@ -10,7 +11,8 @@ export type Filters = Required<Pick<TaskQuery, "status" | "sort">> & {
 
 export const noFilters: Filters = { status: "all", priority: "", q: "", sort: "created", order: "" };
 
-const PRIORITY_RANK = { low: 1, medium: 2, high: 3 } as const;
+/** A priority's rank: its place in the API's list of them, lowest first. */
+const priorityRank = (priority: Priority) => PRIORITIES.indexOf(priority) + 1;
 
 /** The sort key, or null for "no value" (always last, in either order). */
 function keyOf(task: Task, sort: Filters["sort"]): string | number | null {
@@ -24,7 +26,7 @@ function keyOf(task: Task, sort: Filters["sort"]): string | number | null {
     case "due_date":
       return task.due_date;
     case "priority":
-      return task.priority ? PRIORITY_RANK[task.priority] : null;
+      return task.priority ? priorityRank(task.priority) : null;
   }
 }
 
