@@ -1,7 +1,6 @@
 // One typed `db` over either PostgreSQL (Bun's built-in SQL pool) or embedded PGlite.
 // Nothing above src/db/ knows which one it got.
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { SQL } from "bun";
 import { sql } from "drizzle-orm";
@@ -9,6 +8,7 @@ import { drizzle as drizzleBunSql } from "drizzle-orm/bun-sql";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import type { DatabasePooler } from "../config.ts";
+import { holdDataDir } from "./data-dir.ts";
 import { QUERY_DEADLINE_MS } from "./deadline.ts";
 import { migratePglite, migratePostgres } from "./migrate.ts";
 import { pgliteAssets } from "./pglite-assets.ts";
@@ -46,11 +46,26 @@ export interface DatabaseOptions {
   pgliteTemplate?: Blob;
 }
 
+// initdb sizes shared_buffers for a server (128 MB), and in PGlite they live in the process's own
+// WebAssembly heap: with them the process held ~285 MB idle and was OOM-killed under a 256 MB
+// limit (issue 20). One single-user backend serving one process's requests needs far fewer.
+const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB"];
+
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.url && !options.url.startsWith("memory:")) return openPostgres(options.url, options.poolMax, options);
-  const dataDir = options.url ? undefined : resolve(options.dataDir);
-  if (dataDir) mkdirSync(dirname(dataDir), { recursive: true });
-  return openPglite(await PGlite.create({ dataDir, loadDataDir: options.pgliteTemplate, ...(await pgliteAssets()) }));
+  const pglite = { ...(await pgliteAssets()), startParams: PGLITE_START_PARAMS };
+  if (options.url) return openPglite(await PGlite.create({ loadDataDir: options.pgliteTemplate, ...pglite }));
+  const dataDir = resolve(options.dataDir);
+  const held = holdDataDir(dataDir);
+  try {
+    const client = await PGlite.create({ dataDir, ...pglite });
+    await held.opened();
+    const handle = openPglite(client);
+    return { ...handle, close: () => handle.close().finally(held.release) };
+  } catch (error) {
+    held.release();
+    throw error;
+  }
 }
 
 const CONNECT_TIMEOUT_S = 2;
