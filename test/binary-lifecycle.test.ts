@@ -86,7 +86,7 @@ async function create(url: string, token: string, title: string) {
 }
 
 describe.skipIf(driver !== "pglite" || process.platform !== "linux")(
-  "the compiled binary's data directory and stops",
+  "the compiled binary's data directory and stops (only on the PGlite target, on Linux)",
   () => {
     const dataDir = join(dir, "data");
 
