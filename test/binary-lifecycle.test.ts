@@ -8,6 +8,7 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { driver, TEST_SECRET, testBinary, tokenFor } from "./helpers.ts";
 import { type RunningProcess, startProcess } from "./support/process.ts";
+import { rawHttp } from "./support/raw-http.ts";
 
 const STOP_WITHIN_MS = 1000;
 const SIGTERM_BIT = 1n << 14n; // signal 15 in /proc/<pid>/status's SigCgt mask
@@ -34,8 +35,8 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function serve(dataDir: string): Promise<RunningProcess> {
-  const server = await startProcess([binary], { cwd: dir, env: env(dataDir), timeoutMs: 60_000 });
+async function serve(dataDir: string, extra: Record<string, string> = {}): Promise<RunningProcess> {
+  const server = await startProcess([binary], { cwd: dir, env: { ...env(dataDir), ...extra }, timeoutMs: 60_000 });
   running.push(server);
   return server;
 }
@@ -146,6 +147,30 @@ describe.skipIf(driver !== "pglite" || process.platform !== "linux")(
       const next = await serve(dataDir);
       expect(await tasks(next.url, token)).toEqual(["written before SIGKILL"]);
       expect(await next.stop()).toBe(0);
+    }, 60_000);
+
+    test("a request that never finishes does not hold a stop past SHUTDOWN_TIMEOUT: exit 0, database closed", async () => {
+      const server = await serve(dataDir, { SHUTDOWN_TIMEOUT: "2" });
+      const token = await tokenFor("slow");
+      const port = Number(new URL(server.url).port);
+      // A body announced but never sent: the request stays in flight until the drain gives up.
+      const stuck = rawHttp(
+        port,
+        (write) =>
+          write(
+            `POST /api/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n` +
+              "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+          ),
+        15_000,
+      );
+      await Bun.sleep(200);
+      const signalled = performance.now();
+      expect(await server.stop()).toBe(0);
+      const ms = performance.now() - signalled;
+      expect(ms).toBeGreaterThan(400); // the drain did wait for it
+      expect(ms).toBeLessThan(3000);
+      expect(server.lines().at(-1)).toContain('"msg":"stopped"');
+      await stuck;
     }, 60_000);
 
     test("a DATA_DIR it cannot write: exit 1 and one line naming the path, the uid and what to do", async () => {
