@@ -5,13 +5,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import type { BenchOptions } from "./options.ts";
+import { type BenchOptions, ROOT } from "./options.ts";
 import { dropDatabases } from "./seed.ts";
 
 /** Killed if the run ends early: whoever starts a process adds it, and deletes it once it stopped. */
 export const children = new Set<Subprocess>();
 /** Dropped at the end: whoever creates a database adds it. */
 export const databases: string[] = [];
+/** Git worktrees of `--against`, removed at the end. */
+export const worktrees: string[] = [];
 
 export interface Guard {
   /** A temp dir for the run's files. */
@@ -20,17 +22,24 @@ export interface Guard {
   end(): Promise<void>;
 }
 
-export function guard({
+/** How long `bun run bench` may take: its phases, each bounded, added up. */
+export function benchBudgetSeconds({
   targets,
+  against,
   scenarios,
   warmup,
   duration,
   sliceCount,
   withEvents,
-  serverUrl,
-}: BenchOptions): Guard {
+}: BenchOptions): number {
   const secondsPerTarget = 30 + scenarios.length * (warmup + duration + sliceCount + 3) + (withEvents ? 120 : 0);
-  const budgetSeconds = 60 + targets.length * secondsPerTarget;
+  // --against adds a target beside each service target, and a checkout with its packages.
+  const againstTargets = against ? targets.filter((t) => t.label.startsWith("service")).length : 0;
+  return 60 + (targets.length + againstTargets) * secondsPerTarget + (against ? 120 : 0);
+}
+
+/** Arms the watchdog for `budgetSeconds` and removes what the run makes on `serverUrl` at its end. */
+export function guard(serverUrl: string, budgetSeconds: number): Guard {
   const work = mkdtempSync(join(tmpdir(), "todo-bench-"));
   let cleaning: Promise<void> | undefined;
   const cleanup = () => {
@@ -39,6 +48,7 @@ export function guard({
       await dropDatabases(serverUrl, databases).catch((error) =>
         console.error(`bench: could not drop ${databases.join(", ")}: ${error}`),
       );
+      for (const dir of worktrees) Bun.spawnSync(["git", "worktree", "remove", "--force", dir], { cwd: ROOT });
       rmSync(work, { recursive: true, force: true });
     })();
     return cleaning;

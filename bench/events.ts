@@ -8,9 +8,9 @@ import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type Socket, SQL } from "bun";
-import { SignJWT } from "jose";
+import { freePort, type RunningProcess, startProcess } from "../harness/process.ts";
+import { mintToken } from "../src/auth/dev-token.ts";
 import { migratePostgres } from "../src/db/migrate.ts";
-import { freePort, type RunningProcess, startProcess } from "../test/support/process.ts";
 import { cpuSeconds, processTree } from "./proc.ts";
 import { databaseUrl, dropDatabases } from "./seed.ts";
 import { SERVER_LOG_TAIL } from "./servers.ts";
@@ -80,14 +80,8 @@ export async function runEventsBench(options: EventsOptions): Promise<EventsResu
       keepLines: SERVER_LOG_TAIL,
       timeoutMs: 20_000,
     });
-    const key = new TextEncoder().encode(secret);
     const tokens = await Promise.all(
-      Array.from({ length: count }, (_, i) =>
-        new SignJWT({ sub: `events-bench-${i}` })
-          .setProtectedHeader({ alg: "HS256" })
-          .setExpirationTime("1h")
-          .sign(key),
-      ),
+      Array.from({ length: count }, (_, i) => mintToken(secret, { sub: `events-bench-${i}` })),
     );
     const write = (i: number, title: string) =>
       fetch(`${base}/api/tasks`, {

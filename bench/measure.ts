@@ -6,6 +6,7 @@ import type { SQL } from "bun";
 import { children } from "./cleanup.ts";
 import { type BenchOptions, ROOT, type Scenario } from "./options.ts";
 import { cpuSeconds, peakRssMb, processTree, resetPeakRss } from "./proc.ts";
+import { requireQuiet, watchOutside } from "./quiet.ts";
 import type { Running } from "./servers.ts";
 import { isSyncScenario, SYNC_SCRIPT } from "./sync.ts";
 
@@ -95,7 +96,7 @@ async function postgresBackends(admin: SQL, database: string): Promise<number[]>
 }
 
 async function measureSlice(
-  { server, database }: Running,
+  { server, database, target }: Running,
   scenario: Scenario,
   seconds: number,
   dataPath: string,
@@ -105,7 +106,9 @@ async function measureSlice(
   const backends = await postgresBackends(admin, database);
   const serverCpu0 = cpuSeconds(processTree(server.proc.pid));
   const postgresCpu0 = cpuSeconds(backends);
+  const outside = await watchOutside(admin);
   const { result, cpu } = await runWrk(server.url, scenario, seconds, dataPath, load);
+  requireQuiet(await outside.stop(), `a slice of ${scenario} on ${target.label}`);
   return {
     requests: result.requests,
     seconds: result.duration_us / 1e6,

@@ -12,7 +12,9 @@ export const SCENARIOS = ["list", "get", "big", ...SYNC_SCENARIOS, "toggle", "up
 export type Scenario = (typeof SCENARIOS)[number];
 
 // The targets of bench/README.md. Ratios are service requests/s over baseline requests/s.
-export const MIN_RATIO: Partial<Record<Scenario, number>> = { list: 0.8, get: 0.7, create: 0.7, toggle: 0.7 };
+export const MIN_RATIO: Partial<Record<Scenario, number>> = { list: 0.9, get: 1.0, create: 0.8, toggle: 0.8 };
+// With --against: what today's code may cost against that commit, every scenario.
+export const MIN_AGAINST_RATIO = 0.95;
 export const MAX_P99_MS = 25;
 export const MAX_PEAK_RSS_MB = 100;
 
@@ -21,10 +23,16 @@ export interface Target {
   label: string;
   cmd: string[];
   env: Record<string, string>;
+  /** `--against`: the worktree of the commit this target runs (bench/against.ts). */
+  checkout?: string;
+  /** `--against`: the label of today's target this one is compared with. */
+  twinOf?: string;
 }
 
 export interface BenchOptions {
   targets: Target[];
+  /** `--against <git ref>`: that commit's service runs beside each service target. */
+  against?: string;
   /** The wrk scenarios, in the order they run; `events` is apart (withEvents). */
   scenarios: Scenario[];
   withEvents: boolean;
@@ -46,8 +54,10 @@ export function fail(message: string): never {
 const HELP = `bun run bench [--servers baseline,service,binary] [--scenarios ${SCENARIOS.join(",")},events]
   [--workers 1[,2,auto]] [--log-level info[,silent]] [--duration 10] [--warmup 2] [--slices 5]
   [--connections 64] [--threads 2] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
-  [--profile DIR] [--env NAME=VALUE ...]
+  [--profile DIR] [--env NAME=VALUE ...] [--against GIT_REF]
 --workers and --log-level take lists: the service (and binary) run once per combination.
+--against runs that commit's service (from source, in a temporary worktree) beside the service, in the
+  same slices, and prints "now / that commit" beside "now / baseline".
 --env sets a variable for the service and binary (e.g. --env DB_POOL_MAX=20), and names it in the label.
 --profile writes CPU profiles of the baseline and the service from source (bun --cpu-prof,
   .cpuprofile and .md) into DIR; run one scenario to see that scenario's hot path, then
@@ -74,6 +84,7 @@ export function parseOptions(): BenchOptions {
       connections: { type: "string", default: "64" },
       threads: { type: "string", default: "2" },
       profile: { type: "string" },
+      against: { type: "string" },
       "database-url": {
         type: "string",
         default: process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
@@ -97,6 +108,7 @@ export function parseOptions(): BenchOptions {
   if (targets.length === 0) fail("nothing to run");
   return {
     targets,
+    against: options.against,
     scenarios,
     withEvents: list(options.scenarios).includes("events"),
     duration: Number(options.duration),

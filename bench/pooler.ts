@@ -13,9 +13,9 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { SQL } from "bun";
-import { type Haproxy, startHaproxy } from "../test/support/haproxy.ts";
-import { type PgBouncer, startPgBouncer } from "../test/support/pgbouncer.ts";
-import { freePort, startProcess } from "../test/support/process.ts";
+import { type Haproxy, startHaproxy } from "../harness/haproxy.ts";
+import { type PgBouncer, startPgBouncer } from "../harness/pgbouncer.ts";
+import { freePort, startProcess } from "../harness/process.ts";
 import { children } from "./cleanup.ts";
 import { runWrk } from "./measure.ts";
 import { cpuSeconds, processTree } from "./proc.ts";
@@ -27,7 +27,7 @@ const MODES = {
   "direct-unnamed": { pooler: "transaction", bouncer: undefined, balancer: false },
   "pgbouncer-transaction": { pooler: "transaction", bouncer: "transaction", balancer: false },
   "pgbouncer-session": { pooler: "none", bouncer: "session", balancer: false },
-  // What the load balancer adds: HAProxy (test/support/haproxy.ts's settings) in front of direct-named.
+  // What the load balancer adds: HAProxy (harness/haproxy.ts's settings) in front of direct-named.
   "haproxy-direct-named": { pooler: "none", bouncer: undefined, balancer: true },
 } as const;
 type Mode = keyof typeof MODES;

@@ -1,17 +1,23 @@
 // What `bun run bench` prints at the end: one table, a line per scenario and server, each checked
 // against the targets of bench/README.md (PASS, or FAIL with the reasons).
 import type { Measurement } from "./measure.ts";
-import { MAX_P99_MS, MAX_PEAK_RSS_MB, MIN_RATIO, type Scenario, type Target } from "./options.ts";
+import { MAX_P99_MS, MAX_PEAK_RSS_MB, MIN_AGAINST_RATIO, MIN_RATIO, type Scenario, type Target } from "./options.ts";
 
 export interface Results {
   target: Target;
   results: Map<Scenario, Measurement>;
 }
 
-function verdict(scenario: Scenario, m: Measurement, baseline: Measurement | undefined): string {
+function verdict(
+  scenario: Scenario,
+  m: Measurement,
+  baseline: Measurement | undefined,
+  then: Measurement | undefined,
+): string {
   const problems: string[] = [];
   const minRatio = MIN_RATIO[scenario];
   if (minRatio !== undefined && baseline && m.rps / baseline.rps < minRatio) problems.push(`ratio<${minRatio}`);
+  if (then && m.rps / then.rps < MIN_AGAINST_RATIO) problems.push(`vs-then<${MIN_AGAINST_RATIO}`);
   if (m.p99 > MAX_P99_MS) problems.push(`p99>${MAX_P99_MS}ms`);
   if (m.errors > 0) problems.push("errors");
   if (m.rssMb > MAX_PEAK_RSS_MB) problems.push(`rss>${MAX_PEAK_RSS_MB}MB`);
@@ -33,6 +39,7 @@ export function printTable(scenarios: Scenario[], all: Results[]) {
     "cpu pg",
     "cpu wrk",
     "ratio",
+    "now/then",
     "verdict",
   ];
   const rows: string[][] = [];
@@ -42,6 +49,8 @@ export function printTable(scenarios: Scenario[], all: Results[]) {
       if (!m) continue;
       const reference = baseline?.get(scenario);
       const isBaseline = target.label === "baseline";
+      // With --against, today's target beside the same variant at that commit.
+      const then = all.find((a) => a.target.twinOf === target.label)?.results.get(scenario);
       rows.push([
         scenario,
         target.label,
@@ -55,7 +64,8 @@ export function printTable(scenarios: Scenario[], all: Results[]) {
         m.postgresCpu.toFixed(2),
         m.wrkCpu.toFixed(2),
         isBaseline || !reference ? "-" : (m.rps / reference.rps).toFixed(2),
-        isBaseline ? "(ceiling)" : verdict(scenario, m, reference),
+        then ? (m.rps / then.rps).toFixed(2) : "-",
+        isBaseline ? "(ceiling)" : target.checkout ? "(then)" : verdict(scenario, m, reference, then),
       ]);
     }
   }
@@ -73,6 +83,7 @@ export function printTable(scenarios: Scenario[], all: Results[]) {
 
 export function printTargets() {
   console.log(
-    `\ntargets (bench/README.md): ratio ≥ ${MIN_RATIO.list} list, ≥ ${MIN_RATIO.get} get/create/toggle; p99 ≤ ${MAX_P99_MS} ms; 0 errors; peak RSS ≤ ${MAX_PEAK_RSS_MB} MB`,
+    `\ntargets (bench/README.md): ratio ≥ ${MIN_RATIO.list} list, ≥ ${MIN_RATIO.get} get, ≥ ${MIN_RATIO.create} create/toggle; ` +
+      `with --against, now/then ≥ ${MIN_AGAINST_RATIO} every scenario; p99 ≤ ${MAX_P99_MS} ms; 0 errors; peak RSS ≤ ${MAX_PEAK_RSS_MB} MB`,
   );
 }

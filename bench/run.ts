@@ -8,23 +8,33 @@
 //   4. measure.ts loads them with wrk, scenario by scenario, in slices taken in turn.
 //   5. servers.ts stops them; report.ts prints one table with the service/baseline ratios checked
 //      against the targets; events.ts then measures live event streams on each server but the baseline.
-// Exit code: 0 when every server ran (whatever the verdicts), 1 when one failed, 2 on a bad invocation.
+// Exit code: 0 when every server ran (whatever the verdicts), 1 when one failed, 2 on a bad invocation
+// or a machine that was not quiet (quiet.ts).
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
-import { databases, guard } from "./cleanup.ts";
+import { againstTarget } from "./against.ts";
+import { benchBudgetSeconds, databases, guard } from "./cleanup.ts";
 import { type EventsResult, printEvents, runEventsBench } from "./events.ts";
 import { type Measurement, measureScenario } from "./measure.ts";
-import { fail, parseOptions, type Scenario } from "./options.ts";
+import { fail, parseOptions, type Scenario, type Target } from "./options.ts";
+import { NotQuietError, requireQuiet, watchOutside } from "./quiet.ts";
 import { printTable, printTargets, type Results } from "./report.ts";
 import { databaseUrl, luaData, seedTemplate } from "./seed.ts";
 import { type Running, startTarget, stopTarget } from "./servers.ts";
 import { checkSync, isSyncScenario, syncData, syncLua } from "./sync.ts";
 
 const options = parseOptions();
-const { targets, scenarios, serverUrl } = options;
-const { work, end } = guard(options);
+const { scenarios, serverUrl } = options;
+const { work, end } = guard(serverUrl, benchBudgetSeconds(options));
+// Each service target's twin at the --against commit runs right after it in every round of slices.
+const targets: Target[] = [];
+for (const target of options.targets) {
+  targets.push(target);
+  if (options.against && target.label.startsWith("service"))
+    targets.push(await againstTarget(options.against, work, target));
+}
 
 const started = Date.now();
 const load = () =>
@@ -43,6 +53,9 @@ const exitCode = await (async () => {
   } catch (error) {
     fail(`PostgreSQL does not answer at ${serverUrl}: ${error}`);
   }
+  const before = await watchOutside(admin);
+  await Bun.sleep(2000);
+  requireQuiet(await before.stop(), "2 s before the run");
   const secret = crypto.randomUUID() + crypto.randomUUID();
   const template = `todo_bench_${Date.now().toString(36)}_${process.pid}`;
   databases.push(template);
@@ -69,12 +82,23 @@ const exitCode = await (async () => {
   const results = new Map(running.map((server) => [server, new Map<Scenario, Measurement>()]));
   const all: (Results & { logLines: number })[] = [];
   const syncPath = join(work, "sync.lua");
-  const served = running.filter((server) => server.target.label !== "baseline");
+  let served = running.filter((server) => server.target.label !== "baseline");
   try {
     if (scenarios.some(isSyncScenario) && served[0]) {
       const users = await syncData(databaseUrl(serverUrl, served[0].database), data);
       writeFileSync(syncPath, syncLua(users));
-      for (const { server } of served) await checkSync(server.url, users);
+      const synced: Running[] = [];
+      for (const server of served) {
+        try {
+          await checkSync(server.server.url, users);
+          synced.push(server);
+        } catch (error) {
+          // An --against commit from before ETags and the feed has no sync scenarios to compare.
+          if (!server.target.checkout) throw error;
+          console.log(`bench: ${server.target.label} has no sync scenarios (${error}); skipped for them`);
+        }
+      }
+      served = synced;
     }
     for (const scenario of scenarios) {
       // The baseline has no ETags or feed.
@@ -95,8 +119,9 @@ const exitCode = await (async () => {
   printTable(scenarios, all);
   if (options.withEvents) {
     const events: EventsResult[] = [];
+    // An --against commit's events would need its own schema; its slices above are what it is for.
     for (const target of targets)
-      if (target.label !== "baseline") events.push(await runEventsBench({ ...target, serverUrl }));
+      if (target.label !== "baseline" && !target.checkout) events.push(await runEventsBench({ ...target, serverUrl }));
     printEvents(events);
   }
   printTargets();
@@ -104,5 +129,11 @@ const exitCode = await (async () => {
     if (target.label !== "baseline") console.log(`${target.label}: ${logLines} log lines written`);
   console.log(`bench: done in ${((Date.now() - started) / 1000).toFixed(0)} s, load average now ${load()}`);
   return failed ? 1 : 0;
-})().finally(end);
+})()
+  .catch((error) => {
+    if (!(error instanceof NotQuietError)) throw error;
+    console.error(`bench: ${error.message}`);
+    return 2;
+  })
+  .finally(end);
 process.exit(exitCode);

@@ -1,7 +1,7 @@
 // The bench's data: one migrated, seeded template database, copied per server so every server
 // starts from the same rows (writes of one run never change what the next one reads).
 import { SQL } from "bun";
-import { SignJWT } from "jose";
+import { mintToken } from "../src/auth/dev-token.ts";
 import { migratePostgres } from "../src/db/migrate.ts";
 
 export const USERS = 200;
@@ -26,8 +26,8 @@ export function databaseUrl(serverUrl: string, name: string): string {
   return url.href;
 }
 
-/** Creates `name`, migrates it with the service's own migrations and fills it. */
-export async function seedTemplate(serverUrl: string, name: string, secret: string): Promise<BenchData> {
+/** Creates `name` and migrates it with the service's own migrations; its URL. */
+export async function createMigratedDatabase(serverUrl: string, name: string): Promise<string> {
   const admin = new SQL({ url: serverUrl, max: 1 });
   try {
     await admin.unsafe(`create database ${name}`);
@@ -36,49 +36,29 @@ export async function seedTemplate(serverUrl: string, name: string, secret: stri
   }
   const url = databaseUrl(serverUrl, name);
   await migratePostgres(url);
+  return url;
+}
 
+/** Creates `name`, migrates it with the service's own migrations and fills it. */
+export async function seedTemplate(serverUrl: string, name: string, secret: string): Promise<BenchData> {
+  const url = await createMigratedDatabase(serverUrl, name);
   const db = new SQL({ url, max: 1 });
   try {
-    // Ids look like Better Auth's: opaque 32-character strings. Statuses, priorities (a quarter
-    // without one), due dates (a fifth without one) and creation times vary with the task number.
+    // Ids look like Better Auth's: opaque 32-character strings.
     await db.unsafe(`
       insert into users (id, email, name)
       select substr(md5('bench-user-' || g), 1, 32), 'user' || g || '@bench.test', 'Bench User ' || g
       from generate_series(0, ${USERS}) g`);
-    const taskRows = (userFilter: string, count: number) => `
-      insert into tasks (user_id, title, description, completed, priority, due_date, created_at, updated_at)
-      select u.id,
-             'Task ' || n || ' of ' || u.name,
-             case when n % 3 = 0 then 'Notes for task ' || n end,
-             (n * 7) % 10 < 4,
-             (array['low', 'medium', 'high'])[n % 4 + 1],
-             case when n % 5 <> 0 then timestamptz '2026-01-01 09:00:00+00' + (n % 120) * interval '1 day' end,
-             timestamptz '2025-06-01 00:00:00+00' + n * interval '1 minute',
-             timestamptz '2025-06-01 00:00:00+00' + n * interval '1 minute'
-      from users u cross join generate_series(1, ${count}) n
-      where ${userFilter}`;
     const bigId = (await db`select substr(md5('bench-user-0'), 1, 32) as id`)[0].id as string;
-    await db.unsafe(taskRows(`u.id <> '${bigId}'`, TASKS_PER_USER));
-    await db.unsafe(taskRows(`u.id = '${bigId}'`, BIG_USER_TASKS));
-    // Rows written around the service take change numbers as drizzle/0004_change_feed_backfill.sql
-    // gives them, so the data looks like the service wrote it (ETags, the feed, sort=updated).
-    await db.unsafe(`
-      update tasks set version = v.n from (select id, row_number()
-        over (partition by user_id order by updated_at, created_at, id) as n from tasks) as v where tasks.id = v.id;
-      update users set change_seq = c.n, changed_at = greatest(changed_at, c.at)
-      from (select user_id, count(*) as n, max(updated_at) as at from tasks group by user_id) as c where users.id = c.user_id`);
+    await insertTasks(db, `u.id <> '${bigId}'`, TASKS_PER_USER);
+    await insertTasks(db, `u.id = '${bigId}'`, BIG_USER_TASKS);
+    await numberChanges(db);
     await db`analyze`;
 
     const rows: { user_id: string; ids: string[] }[] = await db`
       select user_id, array_agg(id::text order by created_at) as ids
       from tasks where user_id <> ${bigId} group by user_id order by user_id`;
-    const key = new TextEncoder().encode(secret);
-    const token = (sub: string) =>
-      new SignJWT({ sub, email: `${sub}@bench.test` })
-        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-        .setIssuedAt()
-        .setExpirationTime("2h")
-        .sign(key);
+    const token = (sub: string) => benchToken(sub, secret);
     const users = await Promise.all(
       rows.map(async (r) => ({ id: r.user_id, token: await token(r.user_id), taskIds: r.ids })),
     );
@@ -86,6 +66,42 @@ export async function seedTemplate(serverUrl: string, name: string, secret: stri
   } finally {
     await db.close();
   }
+}
+
+/**
+ * `count` tasks for each user matching `userFilter` (SQL over `users u`). Statuses, priorities (a
+ * quarter without one), due dates (a fifth without one) and creation times vary with the task number.
+ */
+export async function insertTasks(db: SQL, userFilter: string, count: number): Promise<void> {
+  await db.unsafe(`
+    insert into tasks (user_id, title, description, completed, priority, due_date, created_at, updated_at)
+    select u.id,
+           'Task ' || n || ' of ' || u.name,
+           case when n % 3 = 0 then 'Notes for task ' || n end,
+           (n * 7) % 10 < 4,
+           (array['low', 'medium', 'high'])[n % 4 + 1],
+           case when n % 5 <> 0 then timestamptz '2026-01-01 09:00:00+00' + (n % 120) * interval '1 day' end,
+           timestamptz '2025-06-01 00:00:00+00' + n * interval '1 minute',
+           timestamptz '2025-06-01 00:00:00+00' + n * interval '1 minute'
+    from users u cross join generate_series(1, ${count}) n
+    where ${userFilter}`);
+}
+
+/**
+ * Rows written around the service take change numbers as drizzle/0004_change_feed_backfill.sql
+ * gives them, so the data looks like the service wrote it (ETags, the feed, sort=updated).
+ */
+export async function numberChanges(db: SQL): Promise<void> {
+  await db.unsafe(`
+    update tasks set version = v.n from (select id, row_number()
+      over (partition by user_id order by updated_at, created_at, id) as n from tasks) as v where tasks.id = v.id;
+    update users set change_seq = c.n, changed_at = greatest(changed_at, c.at)
+    from (select user_id, count(*) as n, max(updated_at) as at from tasks group by user_id) as c where users.id = c.user_id`);
+}
+
+/** An HS256 token for `sub`, signed with the bench's secret. */
+export function benchToken(sub: string, secret: string): Promise<string> {
+  return mintToken(secret, { sub, email: `${sub}@bench.test` }, "2h");
 }
 
 /** A copy of the template for one server; cheap because PostgreSQL copies files. */

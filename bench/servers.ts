@@ -1,7 +1,8 @@
 // Starts and stops the servers the bench loads. Each gets its own copy of the seeded database, so
 // every server starts from the same rows and no server's writes reach another's reads, and each is
 // smoke-tested before it is measured.
-import { freePort, type RunningProcess, startProcess } from "../test/support/process.ts";
+import { freePort, type RunningProcess, startProcess } from "../harness/process.ts";
+import { againstDatabase } from "./against.ts";
 import { children, databases } from "./cleanup.ts";
 import { ROOT, type Target } from "./options.ts";
 import { type BenchData, copyDatabase, dropDatabases } from "./seed.ts";
@@ -25,12 +26,14 @@ export async function startTarget(
 ): Promise<Running> {
   const database = `${template}_${index}`;
   databases.push(database);
-  const url = await copyDatabase(serverUrl, template, database);
+  const url = target.checkout
+    ? await againstDatabase({ ...target, checkout: target.checkout }, serverUrl, template, database)
+    : await copyDatabase(serverUrl, template, database);
   // A fixed port and /health rather than the "listening" line: with LOG_LEVEL=silent there is none,
   // and with WORKERS > 1 every worker must bind the same port.
   const port = freePort();
   const server = await startProcess(target.cmd, {
-    cwd: ROOT,
+    cwd: target.checkout ?? ROOT,
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { SQL } from "bun";
-import { freePort } from "../test/support/process.ts";
+import { freePort } from "../harness/process.ts";
 
 const RUNS = 7;
 const binary = resolve(process.argv[2] ?? join(import.meta.dir, "../dist/todo-api"));

@@ -6,8 +6,8 @@
 import { join } from "node:path";
 import { SQL } from "bun";
 import { openPostgres } from "../src/db/client.ts";
+import { currentCursor } from "../src/modules/feed/service.ts";
 import { listEtag } from "../src/modules/tasks/etag.ts";
-import { currentCursor } from "../src/modules/tasks/feed.ts";
 import { listKey, listState } from "../src/modules/tasks/service.ts";
 import type { BenchData } from "./seed.ts";
 

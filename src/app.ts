@@ -19,11 +19,13 @@ import { requestLog } from "./http/request-log.ts";
 import { docsPage } from "./modules/docs/index.ts";
 import { eventRoutes, publishChanges } from "./modules/events/index.ts";
 import type { LiveEvents } from "./modules/events/streams.ts";
+import { feedRoutes } from "./modules/feed/index.ts";
+import { pruneTombstonesJob } from "./modules/feed/service.ts";
 import { healthRoutes } from "./modules/health/index.ts";
 import { idempotency } from "./modules/idempotency/index.ts";
 import { pruneKeysJob } from "./modules/idempotency/service.ts";
-import { pruneTombstonesJob } from "./modules/tasks/feed.ts";
-import { tasksModule } from "./modules/tasks/index.ts";
+import { taskRoutes } from "./modules/tasks/index.ts";
+import { inBothShapes } from "./modules/user-scope.ts";
 
 interface AppDeps {
   config: Pick<Config, "corsOrigins"> & Partial<Pick<Config, "rateLimitPerMinute">>;
@@ -46,7 +48,11 @@ export function createApp({ config, database, verifyToken, log, events }: AppDep
   });
   const spendRequest = requestBudget(config.rateLimitPerMinute ?? 0);
   let housekeeping: { stop(): void } | undefined;
-  const app = new Elysia()
+  // Elysia finds the path at the first "/" from a fixed offset of request.url, by default 11
+  // ("http://" and a 4-character host), so a 1–3 character Host header moved the cut into the path
+  // (/xyz/api/tasks was served as /api/tasks). From offset 7 the first "/" is always the path's: a
+  // host never contains one, and Bun's listener here speaks plain http://. Same cost per request.
+  const app = new Elysia({ handler: { standardHostname: false } })
     // Only a listening service tidies the database; an app a test drives through handle() does not.
     .onStart(() => {
       housekeeping = startHousekeeping([pruneKeysJob(database.db), pruneTombstonesJob(database.db)], (job, cause) =>
@@ -97,8 +103,11 @@ export function createApp({ config, database, verifyToken, log, events }: AppDep
           return {};
         })
         .use(publishChanges(auth, events))
-        .use(idempotency(auth, database.db, log))
-        .use(tasksModule(auth, database.db, eventRoutes(auth, database.db, events, log))),
+        .use(idempotency(auth, database.db))
+        // The feed's and the events' static paths first: /:id would take "changes" for a task id.
+        .use(inBothShapes(auth, () => feedRoutes(auth, database.db)))
+        .use(inBothShapes(auth, () => eventRoutes(auth, database.db, events, log)))
+        .use(inBothShapes(auth, () => taskRoutes(auth, database.db))),
     );
   routes.push(...app.routes);
   return app;

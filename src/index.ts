@@ -21,16 +21,24 @@ const CLOSE_RESERVE_MS = 1500;
 // (an empty 413) is only a backstop for lengths no client of this API sends.
 const LISTENER_BODY_LIMIT = 1024 * 1024 * 1024;
 
+function exitWithProblems(error: ConfigError): never {
+  for (const problem of error.problems) console.error(`config: ${problem}`);
+  process.exit(1);
+}
+
 function configOrExit(): Config {
   try {
     return loadConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    for (const problem of error.problems) console.error(`config: ${problem}`);
-    process.exit(1);
+    exitWithProblems(error);
   }
 }
 
+/**
+ * The database, or exit 1 when the URL turns out to need a setting it lacks (a transaction-mode
+ * pooler) or DATA_DIR cannot be used (another process holds it, it cannot be written).
+ */
 async function open(config: Config): Promise<DatabaseHandle> {
   try {
     return await openDatabase({
@@ -41,6 +49,7 @@ async function open(config: Config): Promise<DatabaseHandle> {
       poolMax: config.dbPoolMax,
     });
   } catch (error) {
+    if (error instanceof ConfigError) exitWithProblems(error);
     if (!(error instanceof DataDirError)) throw error;
     console.error(error.message);
     process.exit(1);
@@ -62,7 +71,7 @@ async function openMigrated(config: Config, log: Logger): Promise<DatabaseHandle
 async function serve(config: Config, log: Logger) {
   // A worker's primary applied the migrations before forking it.
   const database = cluster.isWorker ? await open(config) : await openMigrated(config, log);
-  const notifications = taskNotifications(database, database.sessionUrl, (cause) =>
+  const notifications = taskNotifications(database, (cause) =>
     log.warn("publishing a task change failed; streams see it at their next keep-alive", { cause }),
   );
   const events = liveEvents(database.db, notifications, log);

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import { type RunningProcess, startProcess } from "../harness/process.ts";
 import { driver, TEST_SECRET, testBinary, tokenFor } from "./helpers.ts";
-import { type RunningProcess, startProcess } from "./support/process.ts";
 import { rawHttp } from "./support/raw-http.ts";
 
 const STOP_WITHIN_MS = 1000;

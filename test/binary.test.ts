@@ -7,10 +7,10 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { SQL } from "bun";
 import { sql } from "drizzle-orm";
+import { startProcess } from "../harness/process.ts";
 import { version } from "../package.json";
 import { openDatabase } from "../src/db/client.ts";
 import { driver, freshDatabase, postgresUrl, TEST_SECRET, testBinary, tokenFor } from "./helpers.ts";
-import { startProcess } from "./support/process.ts";
 
 const journal = (await Bun.file(join(import.meta.dir, "../drizzle/meta/_journal.json")).json()) as {
   entries: unknown[];

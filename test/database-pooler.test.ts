@@ -4,11 +4,22 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
 import { sql } from "drizzle-orm";
+import { hasPgBouncer, type PgBouncer, startPgBouncer } from "../harness/pgbouncer.ts";
+import type { RunningProcess } from "../harness/process.ts";
 import { loadConfig } from "../src/config.ts";
-import { type DatabaseHandle, openPostgres } from "../src/db/client.ts";
+import { openPostgres, type PostgresHandle } from "../src/db/client.ts";
 import { isDatabaseUnavailable } from "../src/db/outage.ts";
-import { configProblems, driver, freshDatabase, pooler, type TestDatabase, testBinary } from "./helpers.ts";
-import { hasPgBouncer, type PgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
+import {
+  configProblems,
+  driver,
+  freshDatabase,
+  pooler,
+  TEST_SECRET,
+  type TestDatabase,
+  testBinary,
+  tokenFor,
+} from "./helpers.ts";
+import { startService } from "./support/service.ts";
 
 const NEON_POOLED = "postgres://u:p@ep-cool-name-123456-pooler.eu-central-1.aws.neon.tech/db";
 
@@ -93,7 +104,7 @@ const real = driver === "postgres" && pooler === "none" && hasPgBouncer && !test
 describe.skipIf(!real)(`through a real transaction-mode PgBouncer (${driver})`, () => {
   let direct: TestDatabase;
   let bouncer: PgBouncer;
-  let pooled: DatabaseHandle;
+  let pooled: PostgresHandle;
 
   beforeAll(async () => {
     direct = await freshDatabase({ migrated: false });
@@ -147,7 +158,7 @@ describe.skipIf(!real)(`through a real transaction-mode PgBouncer (${driver})`, 
   }, 15_000);
 
   test("LISTEN on a session URL connection hears a NOTIFY sent through the pooler", async () => {
-    const listener = new SQL({ url: pooled.sessionUrl!, max: 1 });
+    const listener = new SQL({ url: pooled.sessionUrl, max: 1 });
     const heard = new Promise<string>((resolve) => {
       void listener.listen("task_events", resolve);
     });
@@ -157,3 +168,106 @@ describe.skipIf(!real)(`through a real transaction-mode PgBouncer (${driver})`, 
     await listener.close();
   });
 });
+
+/**
+ * 40 clients at once, each creating a task and listing its tasks 10 times, as issue 19 measured a
+ * pooled URL with: the statuses of the 800 answers.
+ */
+async function createAndList(service: RunningProcess): Promise<number[]> {
+  const statuses: number[] = [];
+  await Promise.all(
+    Array.from({ length: 40 }, async (_, client) => {
+      const headers = { authorization: `Bearer ${await tokenFor(`client-${client}`)}` };
+      for (let i = 0; i < 10; i++) {
+        const created = await fetch(`${service.url}/api/tasks`, {
+          method: "POST",
+          headers: { ...headers, "content-type": "application/json" },
+          body: JSON.stringify({ title: `task ${i}` }),
+        });
+        const listed = await fetch(`${service.url}/api/tasks`, { headers });
+        statuses.push(created.status, listed.status);
+        await Promise.all([created.arrayBuffer(), listed.arrayBuffer()]);
+      }
+    }),
+  );
+  return statuses;
+}
+
+const serviceCommand = testBinary ? [testBinary] : ["bun", "src/index.ts"];
+
+// The service as a process (or the binary) behind its own PgBouncer: needs PostgreSQL straight,
+// hence not in the suite's pooled run.
+describe.skipIf(driver !== "postgres" || pooler !== "none" || !hasPgBouncer)(
+  `a pooled DATABASE_URL without DATABASE_POOLER (${driver}${testBinary ? ", binary" : ""})`,
+  () => {
+    test("through a transaction-mode PgBouncer: exit 1 at start naming DATABASE_POOLER, the database untouched", async () => {
+      const database = await freshDatabase({ migrated: false });
+      const bouncer = await startPgBouncer(database.url!, { poolSize: 4 });
+      try {
+        const proc = Bun.spawn(serviceCommand, {
+          cwd: testBinary ? undefined : `${import.meta.dir}/..`,
+          env: { PATH: process.env.PATH, DATABASE_URL: bouncer.url, BETTER_AUTH_SECRET: TEST_SECRET, PORT: "0" },
+          stdout: "pipe",
+          stderr: "pipe",
+        });
+        expect(await proc.exited).toBe(1);
+        expect(await new Response(proc.stderr).text()).toBe(
+          `config: DATABASE_URL: 127.0.0.1:${bouncer.port} hands one server connection to several clients, as a ` +
+            "transaction-mode pooler does (PgBouncer's pool_mode = transaction, a hosted pooled URL): set " +
+            "DATABASE_POOLER=transaction, and DATABASE_DIRECT_URL to a connection that keeps a session (to " +
+            "PostgreSQL itself or a session-mode pooler)\n",
+        );
+        expect(await new Response(proc.stdout).text()).toBe("");
+        // Refused before the migrations: not a table was made.
+        const [tables] = (await database.db.execute(
+          sql`select count(*)::int as n from pg_tables where schemaname not in ('pg_catalog', 'information_schema')`,
+        )) as unknown as { n: number }[];
+        expect(tables!.n).toBe(0);
+      } finally {
+        await bouncer.stop();
+        await database.close();
+      }
+    }, 60_000);
+
+    test("the same PgBouncer with DATABASE_POOLER=transaction and a direct URL: 40 clients × 10 create + list, no 5xx", async () => {
+      const database = await freshDatabase({ migrated: false });
+      const bouncer = await startPgBouncer(database.url!, { poolSize: 4 });
+      const service = await startService({
+        DATABASE_URL: bouncer.url,
+        DATABASE_POOLER: "transaction",
+        DATABASE_DIRECT_URL: database.url!,
+        BETTER_AUTH_SECRET: TEST_SECRET,
+      });
+      try {
+        const statuses = await createAndList(service);
+        expect(statuses.filter((status) => status >= 500)).toEqual([]);
+        expect(statuses).toHaveLength(800);
+      } finally {
+        await service.stop();
+        await bouncer.stop();
+        await database.close();
+      }
+    }, 120_000);
+
+    for (const through of ["a session-mode PgBouncer", "PostgreSQL straight"] as const) {
+      test(`${through}, DATABASE_URL alone, is not mistaken for one: it serves 40 clients × 10 create + list, no 5xx`, async () => {
+        const database = await freshDatabase({ migrated: false });
+        const bouncer =
+          through === "PostgreSQL straight" ? undefined : await startPgBouncer(database.url!, { poolMode: "session" });
+        const service = await startService({
+          DATABASE_URL: bouncer?.url ?? database.url!,
+          BETTER_AUTH_SECRET: TEST_SECRET,
+        });
+        try {
+          const statuses = await createAndList(service);
+          expect(statuses.filter((status) => status >= 500)).toEqual([]);
+          expect(statuses).toHaveLength(800);
+        } finally {
+          await service.stop();
+          await bouncer?.stop();
+          await database.close();
+        }
+      }, 120_000);
+    }
+  },
+);

@@ -31,16 +31,26 @@ describe(`database (${driver})`, () => {
     expect(row!.createdAt.getTime()).toBe(row!.updatedAt.getTime());
   });
 
+  // Each case must be refused by the constraint it names: "any error" would also pass for a typo in
+  // a column name or a dropped constraint that some other rule happens to cover.
   test.each([
-    ["an empty title", { title: "" }],
-    ["a title of 201 characters", { title: "x".repeat(201) }],
-    ["an untrimmed title", { title: " x " }],
-    ["a description of 1001 characters", { title: "t", description: "d".repeat(1001) }],
-    ["an unknown priority", { title: "t", priority: "urgent" as "low" }],
-    ["an unknown user", { title: "t", userId: "nobody" }],
-  ])("the schema refuses %s", async (_, values) => {
-    const insert = database.db.insert(tasks).values({ userId: "u1", ...values });
-    expect(insert.then(() => "stored")).rejects.toThrow();
+    ["an empty title", "tasks_title_length", { title: "" }],
+    ["a title of 201 characters", "tasks_title_length", { title: "x".repeat(201) }],
+    ["an untrimmed title", "tasks_title_length", { title: " x " }],
+    ["a description of 1001 characters", "tasks_description_length", { title: "t", description: "d".repeat(1001) }],
+    ["an unknown priority", "tasks_priority_value", { title: "t", priority: "urgent" as "low" }],
+    ["an unknown user", "tasks_user_id_users_id_fk", { title: "t", userId: "nobody" }],
+  ])("the schema refuses %s (%s)", async (_, constraint, values) => {
+    const before = await database.db.$count(tasks);
+    const refusal = await database.db
+      .insert(tasks)
+      .values({ userId: "u1", ...values })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect((refusal as { cause?: { constraint?: string } } | undefined)?.cause?.constraint).toBe(constraint);
+    expect(await database.db.$count(tasks)).toBe(before);
   });
 
   test("deleting a user deletes their tasks", async () => {

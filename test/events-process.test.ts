@@ -4,10 +4,10 @@
 // or the binary when TEST_BINARY is set.
 import { afterAll, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
+import { freePort } from "../harness/process.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
 import { openStream } from "./events-helpers.ts";
 import { driver, freshDatabase, TEST_SECRET, testBinary, tokenFor } from "./helpers.ts";
-import { freePort } from "./support/process.ts";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {

@@ -199,7 +199,7 @@ describe(`live events (${driver})`, () => {
     expect(streams.map((s) => s.status)).toEqual(Array(10).fill(200));
     const refused = await open("/api/tasks/events", token);
     expect(refused.status).toBe(429);
-    expect(refused.headers.get("retry-after")).toBe("15");
+    expect(refused.headers.get("retry-after")).toBe("30");
     expect(refused.body).toEqual({ detail: "Too many open event streams: at most 10 per user" });
     const other = await open("/api/tasks/events", await tokenFor("events-other"));
     expect(other.status).toBe(200);

@@ -1,9 +1,10 @@
 // What the real listener (`bun src/index.ts`, Bun.serve underneath) does with uploads that are too
 // big, headers that are too big and clients that stall: things app.handle() never sees.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { RunningProcess } from "../harness/process.ts";
 import { driver, TEST_SECRET, testBinary, tokenFor } from "./helpers.ts";
-import { type RunningProcess, startService } from "./support/process.ts";
 import { type RawExchange, rawHttp } from "./support/raw-http.ts";
+import { startService } from "./support/service.ts";
 
 const MiB = 1024 * 1024;
 const LIMIT = 64 * 1024;

@@ -7,11 +7,11 @@ import { afterAll, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { SQL } from "bun";
 import journal from "../drizzle/meta/_journal.json";
+import { hasHaproxy, startHaproxy } from "../harness/haproxy.ts";
+import { hasPgBouncer, startPgBouncer } from "../harness/pgbouncer.ts";
+import { freePort } from "../harness/process.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
 import { driver, freshDatabase, pooler, TEST_SECRET, testBinary, tokenFor } from "./helpers.ts";
-import { hasHaproxy, startHaproxy } from "./support/haproxy.ts";
-import { hasPgBouncer, startPgBouncer } from "./support/pgbouncer.ts";
-import { freePort } from "./support/process.ts";
 
 const WORKERS = 8; // clients, each sending one request at a time as its own user
 const MAX_REQUESTS_PER_WORKER = 1000;

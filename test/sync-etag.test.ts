@@ -115,6 +115,54 @@ describe(`ETags on one task (${driver})`, () => {
     },
   );
 
+  test.each([0, 1, 2, 3])(
+    "write #%i: If-Match compares strongly, character by character (a leading zero, W/, spaces inside)",
+    async (which) => {
+      const token = await tokenFor("strong-writer");
+      const { task, etag } = await created(token);
+      const version = etag.slice(1, -1);
+      const [method, path, body] = writes(task.id)[which]!;
+      for (const condition of [`"0${version}"`, `"00${version}"`, `W/${etag}`, `" ${version}"`, `"${version}.0"`]) {
+        const answer = await unchanged(ctx.db, () =>
+          send(ctx.app, { method, path, token, body, headers: { "if-match": condition } }),
+        );
+        expect([condition, answer.status, answer.body]).toEqual([condition, 412, CHANGED]);
+        expect(answer.headers.get("etag")).toBe(etag);
+      }
+    },
+  );
+
+  test.each([0, 1, 2, 3])(
+    "write #%i with If-None-Match: * to a task that exists: 412, the current ETag, nothing written",
+    async (which) => {
+      const token = await tokenFor("none-match-writer");
+      const { task, etag } = await created(token);
+      const [method, path, body] = writes(task.id)[which]!;
+      const preconditions: Record<string, string>[] = [
+        { "if-none-match": "*" },
+        { "if-none-match": " * ", "if-match": etag },
+      ];
+      for (const headers of preconditions) {
+        const answer = await unchanged(ctx.db, () => send(ctx.app, { method, path, token, body, headers }));
+        expect([headers, answer.status, answer.body]).toEqual([headers, 412, CHANGED]);
+        expect(answer.headers.get("etag")).toBe(etag);
+      }
+      // Another user's task stays 403 and a missing one 404.
+      const stranger = await tokenFor("none-match-stranger");
+      const foreign = await send(ctx.app, { method, path, token: stranger, body, headers: { "if-none-match": "*" } });
+      expect(foreign.status).toBe(403);
+      const missingPath = path.replace(task.id, "6e38eb30-9039-4a7c-b64e-bca990ef7571");
+      const missing = await send(ctx.app, {
+        method,
+        path: missingPath,
+        token,
+        body,
+        headers: { "if-none-match": "*" },
+      });
+      expect(missing.status).toBe(404);
+    },
+  );
+
   test("404 and 403 come before 412, whatever If-Match says", async () => {
     const owner = await tokenFor("owner-412");
     const stranger = await tokenFor("stranger-412");
@@ -292,7 +340,7 @@ describe(`OpenAPI: the sync parts (${driver})`, () => {
     expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["200", "400", "401", "410"]));
   });
 
-  test("request headers: If-None-Match on reads, If-Match and Idempotency-Key on writes", async () => {
+  test("request headers: If-None-Match on reads, If-Match, If-None-Match and Idempotency-Key on writes", async () => {
     expect(headerParameters(await operation("/api/tasks", "get"))).toEqual(["if-none-match"]);
     expect(headerParameters(await operation("/api/tasks/{id}", "get"))).toEqual(["if-none-match"]);
     expect(headerParameters(await operation("/api/tasks", "post"))).toEqual(["idempotency-key"]);
@@ -302,7 +350,11 @@ describe(`OpenAPI: the sync parts (${driver})`, () => {
       ["/api/tasks/{id}", "delete"],
       ["/api/tasks/{id}/complete", "patch"],
     ])
-      expect(headerParameters(await operation(path!, method!)).sort()).toEqual(["idempotency-key", "if-match"]);
+      expect(headerParameters(await operation(path!, method!)).sort()).toEqual([
+        "idempotency-key",
+        "if-match",
+        "if-none-match",
+      ]);
   });
 
   test("answer headers: ETag on task answers, 304 and 412; Idempotent-Replayed on writes", async () => {

@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { treaty } from "@elysiajs/eden";
 import { sql } from "drizzle-orm";
 import type { App } from "../src/app.ts";
-import { currentCursor, pruneTombstones, readChanges } from "../src/modules/tasks/feed.ts";
+import { currentCursor, pruneTombstones, readChanges } from "../src/modules/feed/service.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
 import { driver, send, testBinary, tokenFor, useTestApp } from "./helpers.ts";
 import { createTask, unchanged } from "./tasks-helpers.ts";
@@ -132,6 +132,34 @@ describe(`GET /api/tasks/changes (${driver})`, () => {
     expect((await changes(mine, `?since=${cursor}`)).tasks).toEqual([]);
   });
 
+  test("cursors and list ETags reveal no counter shared by users: users made one after another carry unrelated numbers", async () => {
+    const watcher = await tokenFor(`watcher-${crypto.randomUUID()}`);
+    await createTask(ctx.app, watcher);
+    const watched = async () => [
+      (await changes(watcher)).cursor,
+      (await send(ctx.app, { path: "/api/tasks", token: watcher })).headers.get("etag"),
+    ];
+    const before = await watched();
+    // Each new user's cursor carries its row's generation first (the test reads the encoding; a
+    // client must not). Made by a sequence, they rose with every user written in between.
+    const generations: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const token = await tokenFor(`signup-${i}-${crypto.randomUUID()}`);
+      await createTask(ctx.app, token);
+      const { cursor } = await changes(token);
+      const generation = Number(Buffer.from(cursor, "base64url").toString().split(".")[0]);
+      const etag = (await send(ctx.app, { path: "/api/tasks", token })).headers.get("etag")!;
+      // The list's ETag carries the same, and nothing else but the user's own change count.
+      expect(etag).toStartWith(`"L${generation}.1.`);
+      generations.push(generation);
+    }
+    expect(new Set(generations).size).toBe(12);
+    // 12 random numbers come out in rising order once in 12! (4.8e8) runs.
+    expect(generations).not.toEqual([...generations].sort((a, b) => a - b));
+    // Others' writes move nothing of this user's.
+    expect(await watched()).toEqual(before);
+  });
+
   test("limit outside 1–1000 is a 400 naming it", async () => {
     const token = await tokenFor("limits");
     for (const limit of ["0", "1001", "x"]) {
@@ -166,13 +194,13 @@ describe(`GET /api/tasks/changes (${driver})`, () => {
     await ctx.db.execute(sql`update task_tombstones set deleted_at = now() - interval '31 days'
       where user_id = 'pruned' and task_id = ${old.id}`);
     // Other users' old tombstones may be pruned too; ours is one of them.
-    expect(await pruneTombstones(ctx.db)).toBeGreaterThanOrEqual(1);
+    expect(await pruneTombstones(ctx.db, 1000)).toBeGreaterThanOrEqual(1);
     const expired = await send(ctx.app, { path: `/api/tasks/changes?since=${beforeDeletion}`, token });
     expect([expired.status, expired.body]).toEqual([410, { detail: "Cursor has expired; sync again without since" }]);
     const later = await changes(token, `?since=${afterDeletion}`);
     expect(later.deleted).toEqual([kept.id]);
     // The young tombstone stays.
-    expect(await pruneTombstones(ctx.db)).toBe(0);
+    expect(await pruneTombstones(ctx.db, 1000)).toBe(0);
   });
 
   test("a first sync paged across a pruning goes on: its pages need no deletions before it", async () => {
@@ -184,7 +212,7 @@ describe(`GET /api/tasks/changes (${driver})`, () => {
     await ctx.db.execute(
       sql`update task_tombstones set deleted_at = now() - interval '31 days' where user_id = 'paging-prune'`,
     );
-    await pruneTombstones(ctx.db);
+    await pruneTombstones(ctx.db, 1000);
     const copy = new Map(first.tasks.map((task) => [task.id, task]));
     await follow(token, copy, first.cursor, 1);
     expect(copy).toEqual(await serverTasks(token));

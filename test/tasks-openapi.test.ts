@@ -66,8 +66,8 @@ describe(`OpenAPI document (${driver})`, () => {
       "404",
       "503",
       ...(takesBody ? ["400", "413"] : method === "get" && !path.endsWith("}") ? ["400"] : []),
-      // The sync statuses: If-Match (412) on writes to a task, Idempotency-Key (409, 422) on writes.
-      ...(method === "get" ? [] : method === "post" ? ["409", "422"] : ["409", "412", "422"]),
+      // The sync statuses: If-Match (412) on writes to a task, Idempotency-Key (409, 422, 429) on writes.
+      ...(method === "get" ? [] : method === "post" ? ["409", "422", "429"] : ["409", "412", "422", "429"]),
     ];
     // If-None-Match: 304 on reads.
     expect(statuses).toEqual([String(success), ...(method === "get" ? ["304"] : []), ...errors].sort());

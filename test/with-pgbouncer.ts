@@ -6,7 +6,7 @@
 // The command gets TEST_DATABASE_URL (PgBouncer), TEST_DATABASE_DIRECT_URL (PostgreSQL itself, for
 // creating and dropping each file's database and for the migrations' lock) and
 // TEST_DATABASE_POOLER=transaction; test/helpers.ts reads them. Exits with the command's code.
-import { startPgBouncer } from "./support/pgbouncer.ts";
+import { startPgBouncer } from "../harness/pgbouncer.ts";
 
 const direct = process.env.TEST_DATABASE_URL;
 const command = process.argv.slice(2);

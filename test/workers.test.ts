@@ -3,8 +3,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { SQL } from "bun";
+import { freePort } from "../harness/process.ts";
 import { driver, freshDatabase, TEST_SECRET } from "./helpers.ts";
-import { freePort } from "./support/process.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {

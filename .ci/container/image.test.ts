@@ -5,8 +5,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { SQL } from "bun";
+import { freePort } from "../../harness/process.ts";
 import { loadGenerator } from "../../test/support/load-generator.ts";
-import { freePort } from "../../test/support/process.ts";
 import { TEST_SECRET, tokenFor } from "../../test/support/tokens.ts";
 
 const podmanCommand = (process.env.PODMAN ?? "").split(" ").filter(Boolean);

@@ -1,19 +1,21 @@
-// Tokens this service can mint for itself: HS256 with the shared secret, for manual testing,
-// scripts and the development start-up line. Real tokens come from the frontend's Better Auth.
+// The one place HS256 tokens are minted with a shared secret, as a Better Auth frontend that signs
+// its own would: for manual testing (`bun run token`), the development start-up line, the tests and
+// the bench. Real tokens come from the frontend's Better Auth.
 import { jwt } from "@elysiajs/jwt";
 import type { AuthConfig } from "../config.ts";
+import type { VerifiedClaims } from "./verify.ts";
 
-export interface DevTokenClaims {
-  sub: string;
-  email?: string;
-  name?: string;
-}
+/** What a minted token says: the claims the service reads, `exp` given or from `ttl`, and `nbf`. */
+export type MintedClaims = Omit<VerifiedClaims, "exp"> & { exp?: number; nbf?: number };
 
-/** `ttl` is a jose time span such as "30m", "1h" or "7d"; a malformed one throws a TypeError. */
-export async function mintToken(secret: string, claims: DevTokenClaims, ttl = "1h"): Promise<string> {
+/**
+ * `ttl` is a jose time span such as "30m", "1h" or "7d" (a malformed one throws a TypeError);
+ * `claims.exp`, seconds since the epoch, wins over it.
+ */
+export async function mintToken(secret: string, claims: MintedClaims, ttl = "1h"): Promise<string> {
   // The plugin's signer, reached without a request: it is the one piece of @elysiajs/jwt that
   // fits here (its verify() cannot tell expired from invalid, see verify.ts).
-  return jwt({ secret, alg: "HS256" }).decorator.jwt.sign({ ...claims, exp: ttl });
+  return jwt({ secret, alg: "HS256" }).decorator.jwt.sign({ ...claims, exp: claims.exp ?? ttl });
 }
 
 /**

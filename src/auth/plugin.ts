@@ -8,11 +8,17 @@ import { Elysia } from "elysia";
 import type { UserRegistry } from "./users.ts";
 import { AuthError, type TokenVerifier } from "./verify.ts";
 
-/** The caller, as its verified token says; email and name for a user row made again (see users.ts). */
-export interface AuthenticatedUser {
+/** Who owns what a request writes; email and name for a user row made again (see users.ts). */
+export interface UserIdentity {
   id: string;
   email: string | null;
   name: string | null;
+}
+
+/** The caller, as its verified token says. */
+export interface AuthenticatedUser extends UserIdentity {
+  /** When the token expires, in ms since the epoch: what ends a live-events stream. */
+  expiresAt: number;
 }
 
 interface AuthenticationOptions {
@@ -36,7 +42,12 @@ export function authentication({ prefix, verify, registerUser }: AuthenticationO
     if (!token) throw new AuthError("Missing authentication token");
     const claims = await verify(token);
     await registerUser(claims);
-    const user = { id: claims.sub, email: claims.email ?? null, name: claims.name ?? null };
+    const user = {
+      id: claims.sub,
+      email: claims.email ?? null,
+      name: claims.name ?? null,
+      expiresAt: claims.exp * 1000,
+    };
     verified.set(request, user);
     return user;
   };

@@ -3,8 +3,8 @@
 // written keeps every later request free of any statement.
 //
 // A row deleted outside the service (an erasure; ON DELETE CASCADE takes the tasks with it) while
-// the user is cached is not looked for on every request: that cost a round trip per request (get
-// fell from 0.95 to 0.64 of the bench's baseline). Instead every statement that needs the row
+// the user is cached is not looked for on every request: that cost a round trip per request
+// (bench/notes/2026-12-01.md has what it did to get). Instead every statement that needs the row
 // makes it again, with the token's email and name: a create's change-number upsert
 // (tasks/service.ts) and an Idempotency-Key claim (idempotency/service.ts). Reads of a user
 // without a row find nothing, and updates and deletes find no task: nothing fails.
@@ -13,7 +13,7 @@ import type { Database } from "../db/client.ts";
 import { users } from "../db/schema.ts";
 import type { VerifiedClaims } from "./verify.ts";
 
-export type UserRegistry = (claims: VerifiedClaims) => Promise<void>;
+export type UserRegistry = (claims: Omit<VerifiedClaims, "exp">) => Promise<void>;
 
 export function cachedUserUpsert(db: Database, maxCached = 10_000): UserRegistry {
   // Keyed by every stored claim, so a token carrying a new email or name writes it once.

@@ -22,6 +22,8 @@ export interface VerifiedClaims {
   sub: string;
   email?: string;
   name?: string;
+  /** Seconds since the epoch: when the token stops being accepted (give or take the clock tolerance). */
+  exp: number;
 }
 
 export type TokenVerifier = (token: string) => Promise<VerifiedClaims>;
@@ -75,18 +77,18 @@ export function createTokenVerifier(
   const hmac = config.secret === undefined ? undefined : hmacMode(config.secret);
   const keySet = config.keySet && keySetMode(config.keySet, jwksCooldownMs);
   // A client sends the same token with every request until it expires (15 minutes for Better
-  // Auth's). Verifying it again cost ~40 µs a request in bench/'s profile (jose, WebCrypto, and
-  // jose importing the raw secret each time), about a quarter of a GET. An HMAC token that
+  // Auth's). Verifying it again was about a quarter of a GET's CPU in the bench's profile (jose,
+  // WebCrypto, and jose importing the raw secret each time: bench/notes/2026-11-21.md). An HMAC token that
   // verified keeps verifying while the process runs (the secret cannot change), except for its
   // expiry, which is checked on every use; so it is remembered by its exact text. Only verified
   // tokens get in, and the oldest leave first. Key-set tokens are not remembered: a key removed
   // from the set must stop verifying.
-  const verified = new Map<string, { claims: VerifiedClaims; exp: number }>();
+  const verified = new Map<string, VerifiedClaims>();
   return async (token) => {
     if (token.length > MAX_TOKEN_LENGTH) throw new AuthError("Invalid token");
     const known = verified.get(token);
     // jose's own expiry rule, so a remembered token expires exactly when jose would say so.
-    if (known && known.exp > Math.floor(Date.now() / 1000) - CLOCK_TOLERANCE_SECONDS) return known.claims;
+    if (known && known.exp > Math.floor(Date.now() / 1000) - CLOCK_TOLERANCE_SECONDS) return known;
     verified.delete(token);
     let alg: unknown;
     try {
@@ -108,7 +110,7 @@ export function createTokenVerifier(
       const claims = claimsOf(payload);
       if (mode === hmac) {
         if (verified.size >= MAX_VERIFIED_TOKENS) verified.delete(verified.keys().next().value!);
-        verified.set(token, { claims, exp: payload.exp! });
+        verified.set(token, claims);
       }
       return claims;
     } catch (error) {
@@ -127,8 +129,8 @@ const commonOptions = {
 } satisfies JWTVerifyOptions;
 
 function hmacMode(secret: string): Mode {
-  // Raw bytes, one key for all three hashes. Importing a CryptoKey per hash once instead was
-  // measured: jose's per-call import costs ~2 µs of a ~30-50 µs HS256 verify, so it buys nothing.
+  // Raw bytes, one key for all three hashes: verified tokens are remembered (above), so what jose's
+  // per-call import costs is paid once per token, and a CryptoKey per hash would buy nothing.
   return { key: new TextEncoder().encode(secret), options: { ...commonOptions, algorithms: HMAC_ALGORITHMS } };
 }
 
@@ -178,7 +180,7 @@ function remoteKeySet(url: URL, cooldownMs: number): JWTVerifyGetKey {
         if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
       }
     }
-    if (pending) await pending;
+    if (pending !== undefined) await pending;
     else if (Date.now() - lastFetchAt >= cooldownMs) await refetch();
     if (lastFailure) throw new VerificationUnavailableError(lastFailure.cause);
     if (!keys) throw new errors.JWKSNoMatchingKey();
@@ -232,5 +234,6 @@ function claimsOf(payload: JWTPayload): VerifiedClaims {
     sub,
     email: isClaimText(payload.email) ? payload.email : undefined,
     name: isClaimText(payload.name) ? payload.name : undefined,
+    exp: exp!,
   };
 }

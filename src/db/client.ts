@@ -7,32 +7,45 @@ import { sql } from "drizzle-orm";
 import { drizzle as drizzleBunSql } from "drizzle-orm/bun-sql";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import type { DatabasePooler } from "../config.ts";
+import { ConfigError, type DatabasePooler } from "../config.ts";
 import { holdDataDir } from "./data-dir.ts";
 import { QUERY_DEADLINE_MS } from "./deadline.ts";
 import { migratePglite, migratePostgres } from "./migrate.ts";
 import { pgliteAssets } from "./pglite-assets.ts";
+import { sharesServerConnections } from "./pooler-probe.ts";
 import { replaceablePool } from "./replaceable-pool.ts";
 import * as schema from "./schema.ts";
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
 
-export interface DatabaseHandle {
+interface Handle {
   db: Database;
-  kind: "postgres" | "pglite";
-  /**
-   * PostgreSQL only: where to open a connection of one's own that keeps its session, for what a
-   * transaction-mode pooler cannot carry (LISTEN, session advisory locks, session SET): the
-   * direct URL when one is configured, else the database URL. Open it with `new SQL({ url, max: 1 })`
-   * and close it when done; it does not count against the pool.
-   */
-  sessionUrl?: string;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   /** Applies the migrations of drizzle/ that this database has not seen yet. */
   migrate(): Promise<void>;
   close(): Promise<void>;
 }
+
+export interface PostgresHandle extends Handle {
+  kind: "postgres";
+  /**
+   * Where to open a connection of one's own that keeps its session, for what a transaction-mode
+   * pooler cannot carry (LISTEN, session advisory locks, session SET): the direct URL when one is
+   * configured, else the database URL. Open it with `new SQL({ url, max: 1 })` and close it when
+   * done; it does not count against the pool.
+   */
+  sessionUrl: string;
+}
+
+export interface PgliteHandle extends Handle {
+  kind: "pglite";
+  /** The embedded database itself, for what drizzle does not cover (its own listen, a dump). */
+  client: PGlite;
+}
+
+/** Either database; what differs between them is reached by narrowing on `kind`. */
+export type DatabaseHandle = PostgresHandle | PgliteHandle;
 
 export interface DatabaseOptions {
   /** postgres://… for PostgreSQL, memory:// for an in-memory PGlite, unset for PGlite on disk. */
@@ -52,7 +65,17 @@ export interface DatabaseOptions {
 const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB"];
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
-  if (options.url && !options.url.startsWith("memory:")) return openPostgres(options.url, options.poolMax, options);
+  if (options.url && !options.url.startsWith("memory:")) {
+    if ((options.pooler ?? "none") === "none") await refuseTransactionPooler(options.url);
+    return openPostgres(options.url, options.poolMax, options);
+  }
+  return openEmbedded(options);
+}
+
+/** PGlite: in memory for a `memory://` URL, else on disk under `dataDir`, held by this process. */
+export async function openEmbedded(
+  options: Pick<DatabaseOptions, "url" | "dataDir" | "pgliteTemplate">,
+): Promise<PgliteHandle> {
   const pglite = { ...(await pgliteAssets()), startParams: PGLITE_START_PARAMS };
   if (options.url) return openPglite(await PGlite.create({ loadDataDir: options.pgliteTemplate, ...pglite }));
   const dataDir = resolve(options.dataDir);
@@ -70,11 +93,26 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
 
 const CONNECT_TIMEOUT_S = 2;
 
+/**
+ * A DATABASE_URL that leads to a transaction-mode pooler while DATABASE_POOLER says none is refused
+ * before anything is sent through it (src/db/pooler-probe.ts). A database that cannot be reached now
+ * is not refused here: what comes next (migrations, the readiness check) says so.
+ */
+async function refuseTransactionPooler(url: string): Promise<void> {
+  const pooled = await sharesServerConnections(url).catch(() => false);
+  if (!pooled) return;
+  throw new ConfigError([
+    `DATABASE_URL: ${new URL(url).host} hands one server connection to several clients, as a transaction-mode ` +
+      "pooler does (PgBouncer's pool_mode = transaction, a hosted pooled URL): set DATABASE_POOLER=transaction, " +
+      "and DATABASE_DIRECT_URL to a connection that keeps a session (to PostgreSQL itself or a session-mode pooler)",
+  ]);
+}
+
 export function openPostgres(
   url: string,
   poolMax: number,
   { directUrl, pooler = "none" }: Pick<DatabaseOptions, "directUrl" | "pooler"> = {},
-): DatabaseHandle {
+): PostgresHandle {
   const sessionUrl = directUrl ?? url;
   const pool = replaceablePool(
     () =>
@@ -104,11 +142,12 @@ export function openPostgres(
   };
 }
 
-export function openPglite(client: PGlite): DatabaseHandle {
+function openPglite(client: PGlite): PgliteHandle {
   const db = drizzlePglite({ client, schema }) as unknown as Database;
   return {
     db,
     kind: "pglite",
+    client,
     migrate: () => migratePglite(db),
     ping: async () => {
       await db.execute(sql`select 1`);

@@ -8,6 +8,25 @@ export interface Job {
 }
 
 /**
+ * Calls `pruneBatch(batchSize)` until a batch deletes fewer rows than asked, at most `maxBatches`
+ * times, so that no statement holds many locks or runs long and no run goes on forever. Returns
+ * the rows deleted.
+ */
+export async function inBatches(
+  pruneBatch: (batchSize: number) => Promise<number>,
+  batchSize = 1000,
+  maxBatches = 20,
+): Promise<number> {
+  let deleted = 0;
+  for (let batch = 0; batch < maxBatches; batch++) {
+    const pruned = await pruneBatch(batchSize);
+    deleted += pruned;
+    if (pruned < batchSize) break;
+  }
+  return deleted;
+}
+
+/**
  * Runs each job every `everyMs` until stop(). Timers are unref'd (they never keep a process alive),
  * a job never overlaps itself, and a failed run is reported and tried again at the next tick.
  */

@@ -9,7 +9,7 @@
 // commit's WAL flush), and with a trigger 64 concurrent writers fell from 4,065 to 1,214 toggles/s
 // here. A NOTIFY of its own writes no WAL. The price: a change whose writer dies between its commit
 // and the publish, or a write made around the service, wakes no stream; streams re-read the feed
-// at every keep-alive (src/modules/events/index.ts), so such a change arrives within 10 s.
+// every 10 s (src/modules/events/index.ts), so such a change arrives within 10 s.
 import type { PGlite } from "@electric-sql/pglite";
 import { SQL as BunSQL } from "bun";
 import { sql } from "drizzle-orm";
@@ -42,18 +42,14 @@ export interface TaskNotifications {
   close(): Promise<void>;
 }
 
-/** `listenUrl` (PostgreSQL only): where the listening session connects; not through a transaction pooler. */
-export function taskNotifications(
-  database: DatabaseHandle,
-  listenUrl: string | undefined,
-  onError: (cause: unknown) => void,
-): TaskNotifications {
+/** On PostgreSQL the listening session connects to `sessionUrl`, never through a transaction pooler. */
+export function taskNotifications(database: DatabaseHandle, onError: (cause: unknown) => void): TaskNotifications {
   // Through the pool: a NOTIFY needs no session, so a transaction-mode pooler carries it.
   const publish = batchedPublisher(database.db, onError);
-  if (database.kind === "pglite")
-    return { publish, ...pgliteListener((database.db as unknown as { $client: PGlite }).$client) };
-  if (!listenUrl) throw new Error("task notifications on PostgreSQL need the URL to listen on");
-  return { publish, ...postgresListener(listenUrl) };
+  return {
+    publish,
+    ...(database.kind === "pglite" ? pgliteListener(database.client) : postgresListener(database.sessionUrl)),
+  };
 }
 
 // The writes of 20 ms go out in one statement: with 2 ms, a loaded process sent one per write or

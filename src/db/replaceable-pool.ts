@@ -32,32 +32,57 @@ export function replaceablePool(open: () => SQL, deadlineMs: number): Replaceabl
     stale.close({ timeout: deadlineMs / 1000 }).catch(() => {});
   };
 
-  const withDeadline = <T>(pool: SQL, work: PromiseLike<T>): Promise<T> => {
+  /** Rejects `deadlineMs` from now, replacing `pool` then; `clear()` once the work is done. */
+  const deadlineOf = (pool: SQL) => {
     let timer: Timer | undefined;
-    const deadline = new Promise<never>((_, reject) => {
+    const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         replace(pool);
         reject(new DatabaseTimeoutError(deadlineMs));
       }, deadlineMs);
     });
-    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+    expired.catch(() => {}); // a transaction's deadline may pass with none of its queries waiting
+    return { expired, clear: () => clearTimeout(timer) };
+  };
+
+  type Within = <T>(work: PromiseLike<T>) => Promise<T>;
+
+  /** Its own deadline for each piece of work on `pool`. */
+  const eachWithin =
+    (pool: SQL): Within =>
+    (work) => {
+      const deadline = deadlineOf(pool);
+      return Promise.race([work, deadline.expired]).finally(deadline.clear);
+    };
+
+  const query = (on: Pick<SQL, "unsafe">, within: Within, text: string, params?: unknown[]) => {
+    // Bun's queries are lazy: nothing is sent until then() or values() picks the result shape.
+    const pending = on.unsafe(text, params);
+    return {
+      // biome-ignore lint/suspicious/noThenProperty: drizzle awaits the query it is given, so this must be a thenable
+      then: ((onFulfilled, onRejected) =>
+        within(pending).then(onFulfilled, onRejected)) as PromiseLike<unknown>["then"],
+      values: () => within(pending.values()),
+    };
   };
 
   const client: DrizzleClient = {
-    unsafe(query, params) {
+    unsafe(text, params) {
       const pool = current;
-      // Bun's queries are lazy: nothing is sent until then() or values() picks the result shape.
-      const pending = pool.unsafe(query, params);
-      return {
-        // biome-ignore lint/suspicious/noThenProperty: drizzle awaits the query it is given, so this must be a thenable
-        then: (onFulfilled, onRejected) => withDeadline(pool, pending).then(onFulfilled, onRejected),
-        values: () => withDeadline(pool, pending.values()),
-      };
+      return query(pool, eachWithin(pool), text, params);
     },
-    // One deadline for the whole transaction: its queries run on one connection of this pool.
+    // One deadline for the whole transaction, its queries included: a query waiting on a lock
+    // gives up when the transaction's time is up, so the request answers 503 in time; the
+    // transaction is then rolled back or dies with its connection, and commits after that answer
+    // only if its COMMIT had already been sent. drizzle calls only unsafe() on a transaction's client.
     begin(fn) {
       const pool = current;
-      return withDeadline(pool, pool.begin(fn));
+      const deadline = deadlineOf(pool);
+      const within: Within = (work) => Promise.race([work, deadline.expired]);
+      const work = pool.begin((tx) =>
+        fn({ unsafe: (text: string, params?: unknown[]) => query(tx, within, text, params) } as never),
+      );
+      return within(work).finally(deadline.clear);
     },
   };
 

@@ -3,7 +3,6 @@
 import { sql } from "drizzle-orm";
 import {
   bigint,
-  bigserial,
   boolean,
   check,
   index,
@@ -14,6 +13,7 @@ import {
   timestamp,
   uuid,
 } from "drizzle-orm/pg-core";
+import { DESCRIPTION_MAX, IDEMPOTENCY_KEY_MAX, PRIORITIES, TITLE_MAX } from "../rules.ts";
 
 // withTimezone: drizzle's bun-sql driver shifts and truncates plain `timestamp` values
 // (drizzle-orm #4311, #5062); `timestamptz` round-trips on both drivers (test/db.test.ts).
@@ -25,21 +25,23 @@ export const users = pgTable("users", {
   name: text("name"),
   createdAt: timestamptz("created_at").notNull().defaultNow(),
   updatedAt: timestamptz("updated_at").notNull().defaultNow(),
-  // The change feed's clock (src/modules/tasks/feed.ts, docs/sync.md): every write of one of the
+  // The change feed's clock (src/modules/feed/service.ts, docs/sync.md): every write of one of the
   // user's tasks takes the next number, under this row's lock, in the statement that writes.
   changeSeq: bigint("change_seq", { mode: "number" }).notNull().default(0),
-  // Unique to this row's life: a user deleted and made again restarts change_seq at 0, and a cursor
-  // of the earlier life must not be read against the new numbers.
-  generation: bigserial("generation", { mode: "number" }).notNull(),
+  // This row's life: a user deleted and made again restarts change_seq at 0, and a cursor of the
+  // earlier life must not be read against the new numbers. Random (1 to 10^15 - 1, what a cursor
+  // holds), not a sequence: cursors and list ETags carry it, and a sequence shared by all users
+  // told anyone who signs up now and then how many users had been written meanwhile. Two lives of
+  // one user drawing the same number: one chance in 10^15.
+  generation: bigint("generation", { mode: "number" })
+    .notNull()
+    .default(sql`(floor(random() * 999999999999999) + 1)::bigint`),
   // The highest tombstone number pruned: a cursor before it may have missed a deletion (410).
   prunedSeq: bigint("pruned_seq", { mode: "number" }).notNull().default(0),
   // The user's clock: each write moves it to greatest(now(), changed_at + 1 ms) with change_seq and
   // stamps the task's updated_at with it, so updated_at order is version order (see tasks' indexes).
   changedAt: timestamptz("changed_at").notNull().defaultNow(),
 });
-
-export const priorities = ["low", "medium", "high"] as const;
-export type Priority = (typeof priorities)[number];
 
 // High first when sorting "desc"; tasks without a priority sort last either way.
 export const priorityRank = sql<
@@ -56,7 +58,7 @@ export const tasks = pgTable(
     title: text("title").notNull(),
     description: text("description"),
     completed: boolean("completed").notNull().default(false),
-    priority: text("priority", { enum: priorities }),
+    priority: text("priority", { enum: PRIORITIES }),
     dueDate: timestamptz("due_date"),
     createdAt: timestamptz("created_at").notNull().defaultNow(),
     updatedAt: timestamptz("updated_at").notNull().defaultNow(),
@@ -65,9 +67,13 @@ export const tasks = pgTable(
     version: bigint("version", { mode: "number" }).notNull().default(0),
   },
   (t) => [
-    check("tasks_title_length", sql`char_length(${t.title}) between 1 and 200 and ${t.title} = btrim(${t.title})`),
-    check("tasks_description_length", sql`char_length(${t.description}) <= 1000`),
-    check("tasks_priority_value", sql`${t.priority} in ('low', 'medium', 'high')`),
+    // The rules as literals in the constraint's text (sql.raw): a parameter has no place in DDL.
+    check(
+      "tasks_title_length",
+      sql`char_length(${t.title}) between 1 and ${sql.raw(String(TITLE_MAX))} and ${t.title} = btrim(${t.title})`,
+    ),
+    check("tasks_description_length", sql`char_length(${t.description}) <= ${sql.raw(String(DESCRIPTION_MAX))}`),
+    check("tasks_priority_value", sql`${t.priority} in (${sql.raw(PRIORITIES.map((p) => `'${p}'`).join(", "))})`),
     // One index per list sort (updated shares the feed's, below), in the list's exact order (key,
     // then the created_at, id tie-break), so a page is an index scan that stops after `limit` rows,
     // for every status: the default
@@ -110,9 +116,9 @@ export const taskTombstones = pgTable(
   (t) => [primaryKey({ columns: [t.userId, t.seq] }), index("task_tombstones_deleted_at_idx").on(t.deletedAt)],
 );
 
-// The answers kept for Idempotency-Key retries (src/modules/idempotency/). A row is in flight while
-// `status` is null; `expires_at` is then its lease, and once answered the end of its 24 hours.
-// Either way a row past `expires_at` counts as absent, and the pruner deletes it.
+// The answers kept for Idempotency-Key retries (src/modules/idempotency/), each written in the
+// transaction of the write it answers. A row past `expires_at` (24 hours) counts as absent, and the
+// pruner deletes it.
 export const idempotencyKeys = pgTable(
   "idempotency_keys",
   {
@@ -122,10 +128,9 @@ export const idempotencyKeys = pgTable(
     key: text("key").notNull(),
     /** sha-256 (hex) of the method, path and body of the request that used the key first. */
     fingerprint: text("fingerprint").notNull(),
-    /** Made by the request carrying the key out, so only it stores or releases the row. */
-    claim: uuid("claim").notNull(),
-    status: integer("status"),
-    body: text("body"),
+    status: integer("status").notNull(),
+    /** The response body as sent; "" for none. */
+    body: text("body").notNull(),
     location: text("location"),
     etag: text("etag"),
     createdAt: timestamptz("created_at").notNull().defaultNow(),
@@ -133,7 +138,7 @@ export const idempotencyKeys = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.userId, t.key] }),
-    check("idempotency_keys_key_format", sql`${t.key} ~ '^[ -~]{1,255}$'`),
+    check("idempotency_keys_key_format", sql`${t.key} ~ ${sql.raw(`'^[ -~]{1,${IDEMPOTENCY_KEY_MAX}}$'`)}`),
     index("idempotency_keys_expires_idx").on(t.expiresAt),
   ],
 );

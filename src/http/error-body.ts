@@ -2,6 +2,7 @@
 // FieldError per bad field. The types come from these schemas, which also document the answers in
 // the OpenAPI document and type them for Eden.
 import { t } from "elysia";
+import { TITLE_RULE } from "../rules.ts";
 
 export const FieldError = t.Object({ field: t.String(), message: t.String() });
 export type FieldError = typeof FieldError.static;
@@ -22,7 +23,7 @@ export const ValidationErrorBody = t.Object(
     examples: [
       {
         detail: "Invalid request body",
-        errors: [{ field: "title", message: "must be 1 to 200 characters long after trimming whitespace" }],
+        errors: [{ field: "title", message: TITLE_RULE }],
       },
     ],
   },

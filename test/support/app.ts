@@ -3,6 +3,7 @@
 // through an object with the same handle(request). The binary gets the environment a test gives
 // it and nothing else, in its own directory.
 import { dirname } from "node:path";
+import { startProcess } from "../../harness/process.ts";
 import { type App, createApp } from "../../src/app.ts";
 import { createTokenVerifier } from "../../src/auth/verify.ts";
 import type { AuthConfig } from "../../src/config.ts";
@@ -10,7 +11,6 @@ import { taskNotifications } from "../../src/db/notifications.ts";
 import { createLogger, type LogFields, type Logger } from "../../src/http/log.ts";
 import { liveEvents } from "../../src/modules/events/streams.ts";
 import { freshDatabase, type TestDatabase } from "./database.ts";
-import { startProcess } from "./process.ts";
 import { testBinary } from "./target.ts";
 import { TEST_SECRET } from "./tokens.ts";
 
@@ -22,9 +22,7 @@ export interface TestAppOptions {
 
 /** Live events on a test database; it listens only once a stream opens. */
 export function testEvents(database: TestDatabase, log: Logger = createLogger("silent")) {
-  const notifications = taskNotifications(database, database.sessionUrl, (cause) =>
-    log.warn("publishing a task change failed", { cause }),
-  );
+  const notifications = taskNotifications(database, (cause) => log.warn("publishing a task change failed", { cause }));
   return liveEvents(database.db, notifications, log);
 }
 

@@ -2,31 +2,29 @@
 // template, made once per `bun test` run, because initdb costs ~3 s and a copy ~0.3 s. PostgreSQL
 // (TEST_DATABASE_URL set): a new database per file, dropped afterwards, so files and concurrent
 // runs never see each other's rows.
-import type { PGlite } from "@electric-sql/pglite";
 import { SQL } from "bun";
-import { type DatabaseHandle, openDatabase, openPostgres } from "../../src/db/client.ts";
+import { type DatabaseHandle, openEmbedded, openPostgres } from "../../src/db/client.ts";
 import { directUrl, pooler, postgresUrl } from "./target.ts";
 
 const state = globalThis as { pgliteTemplate?: Promise<Blob> };
 
 function pgliteTemplate(): Promise<Blob> {
   state.pgliteTemplate ??= (async () => {
-    const database = await openDatabase({ url: "memory://", dataDir: "", poolMax: 1 });
+    const database = await openEmbedded({ url: "memory://", dataDir: "" });
     await database.migrate();
-    const client = (database.db as unknown as { $client: PGlite }).$client;
-    const dump = await client.dumpDataDir("none");
+    const dump = await database.client.dumpDataDir("none");
     await database.close();
     return dump;
   })();
   return state.pgliteTemplate;
 }
 
-export interface TestDatabase extends DatabaseHandle {
+export type TestDatabase = DatabaseHandle & {
   /** The connection string of this file's own PostgreSQL database, when on PostgreSQL. */
   url?: string;
   /** On PostgreSQL: what a process of the service needs to reach this database (pooler included). */
   env?: Record<string, string>;
-}
+};
 
 /**
  * A fresh database of the driver under test, migrated unless `migrated: false` (PostgreSQL only:
@@ -35,7 +33,7 @@ export interface TestDatabase extends DatabaseHandle {
 export async function freshDatabase({ migrated = true } = {}): Promise<TestDatabase> {
   if (!postgresUrl) {
     if (!migrated) throw new Error("an unmigrated database is a PostgreSQL-only fixture");
-    return openDatabase({ url: "memory://", dataDir: "", poolMax: 1, pgliteTemplate: await pgliteTemplate() });
+    return openEmbedded({ url: "memory://", dataDir: "", pgliteTemplate: await pgliteTemplate() });
   }
   const name = `todo_test_${crypto.randomUUID().replaceAll("-", "")}`;
   const adminUrl = directUrl ?? postgresUrl;

@@ -3,7 +3,7 @@
 import { chownSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./process.ts";
+import { freePort } from "../../harness/process.ts";
 
 /** PostgreSQL's binaries from the newest Debian package present, or undefined when none is. */
 function postgresBin(): string | undefined {

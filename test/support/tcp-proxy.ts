@@ -1,7 +1,7 @@
 // A TCP proxy whose behaviour a test switches, to put a network fault between the service and its
 // database: refused connections, a silent peer, or plain forwarding.
 import type { Socket } from "bun";
-import { freePort } from "./process.ts";
+import { freePort } from "../../harness/process.ts";
 
 /**
  * forward: a plain TCP relay. refuse: nothing listens (connection refused) and open connections

@@ -2,7 +2,6 @@
 // Each event's id is a change-feed cursor, so a client that reconnects with Last-Event-ID (or
 // ?since=) gets exactly what it missed, then live changes. streams.ts says what wakes a stream.
 import { Elysia, sse, t } from "elysia";
-import { decodeJwt } from "jose";
 import type { authentication } from "../../auth/plugin.ts";
 import { AuthError } from "../../auth/verify.ts";
 import type { Database } from "../../db/client.ts";
@@ -10,22 +9,30 @@ import { ErrorBody, ValidationErrorBody } from "../../http/error-body.ts";
 import { HttpError } from "../../http/errors.ts";
 import type { Logger } from "../../http/log.ts";
 import { logWhenStreamEnds, requestId } from "../../http/request-log.ts";
-import { type ChangePage, currentCursor } from "../tasks/feed.ts";
+import { type ChangePage, currentCursor } from "../feed/service.ts";
 import { type LiveEvents, MAX_STREAMS_PER_USER } from "./streams.ts";
 
-// Well inside the contract's 15 s, on a loaded event loop too; every write also proves the reader
-// is still taking bytes (see STALLED_S).
-const KEEPALIVE_MS = 10_000;
+// A comment every 2 s, well inside the contract's 15 s, padded so that a reader that stops taking
+// bytes has a full buffer within about 30 s: only then can the kernel tell it from a reader that
+// takes them (stalled-readers.ts has the measurements). A Linux client's receive buffer takes about
+// 135 KB unread before its window closes; 10 KiB every 2 s fills that in 27 s. Many small writes
+// rather than a few large ones: bursts of 24 KiB every 5 s made a healthy curl's kernel grow its
+// buffer to 370 KB (receive-buffer autotuning), which would then take minutes to fill. The price is
+// 5 KB/s per open stream; a stream whose bytes are already piling up gets no padding.
+const KEEPALIVE_MS = 2000;
+// How often a quiet stream reads the change feed anyway, to catch a lost notification.
+const RECHECK_MS = 10_000;
 // Bun closes a connection that took no byte for this long (its idle timer restarts on every byte
-// written). A stream's reader that stops reading is dropped after it, so an unread stream holds
-// at most what the socket buffers do; it resumes with Last-Event-ID. Bun's default 10 s would close
-// every quiet stream between two keep-alives.
+// written, so it only fires once the kernel's buffers are full): a backstop behind
+// stalled-readers.ts, which ends the stream. Bun's default 10 s is the server's for other routes.
 const STALLED_S = 30;
 
 // A comment line: it keeps proxies from closing a quiet stream, and EventSource and Eden skip it.
 // Elysia writes what toSSE() returns as it is; `sse: true` makes the stream text/event-stream
 // when a comment is its first chunk.
 const comment = (text: string) => ({ sse: true, toSSE: () => `: ${text}\n\n` }) as never;
+const keepAlive = comment("keep-alive");
+const paddedKeepAlive = comment(`keep-alive${" ".repeat(10 * 1024)}`);
 
 function event(change: ChangePage["changes"][number]) {
   return "task" in change
@@ -33,23 +40,20 @@ function event(change: ChangePage["changes"][number]) {
     : sse({ event: "delete" as const, id: change.cursor, data: { id: change.deleted } });
 }
 
-/** When the caller's token expires (ms since the epoch). The auth plugin has verified it already. */
-function expiresAt(authorization: string): number {
-  const token = authorization.replace(/^Bearer\s+/i, "").trim();
-  return decodeJwt(token).exp! * 1000;
-}
-
-type EndReason = "expired" | "client" | "shutdown" | "error";
+type EndReason = "expired" | "client" | "stalled" | "shutdown" | "error";
 
 export function eventRoutes(auth: ReturnType<typeof authentication>, db: Database, live: LiveEvents, log: Logger) {
-  return new Elysia().use(auth).get(
+  return new Elysia({ detail: { tags: ["Tasks"] } }).use(auth).get(
     "/events",
     async function* ({ user, query, headers, request, server }) {
-      const expiry = expiresAt(request.headers.get("authorization")!);
+      const expiry = user.expiresAt;
       // Past `exp` but inside the verifier's clock tolerance: a stream would end at once, and a
       // client reconnecting with the same token would loop. A 401 makes it fetch a fresh token.
       if (expiry <= Date.now()) throw new AuthError("Token has expired");
-      const stream = await live.open(user.id);
+      // The kernel knows the connection by its two ends; none without a server (app.handle() in tests).
+      const peer = server?.requestIP(request);
+      const localPort = server?.port;
+      const stream = await live.open(user.id, peer && localPort ? { localPort, peer } : undefined);
       const closeOnAbort = () => stream.close();
       request.signal.addEventListener("abort", closeOnAbort);
       try {
@@ -58,6 +62,7 @@ export function eventRoutes(auth: ReturnType<typeof authentication>, db: Databas
         const since = headers["last-event-id"] || query.since;
         let cursor = since ?? (await currentCursor(db, user.id));
         let page = since === undefined ? undefined : await stream.read(since);
+        let readAt = Date.now();
         server?.timeout(request, STALLED_S);
         const finish = logWhenStreamEnds(request);
         let sent = 0;
@@ -73,6 +78,7 @@ export function eventRoutes(auth: ReturnType<typeof authentication>, db: Databas
               }
               cursor = page.cursor;
               page = page.hasMore ? await stream.read(cursor) : undefined;
+              readAt = Date.now();
               if (page) continue;
             }
             const left = expiry - Date.now();
@@ -82,13 +88,17 @@ export function eventRoutes(auth: ReturnType<typeof authentication>, db: Databas
             }
             const wake = await stream.wait(Math.min(KEEPALIVE_MS, left));
             if (wake === "closed") {
-              reason = request.signal.aborted ? "client" : "shutdown";
+              reason = stream.stalled ? "stalled" : request.signal.aborted ? "client" : "shutdown";
               return;
             }
-            // Also at a keep-alive: a change whose notification was lost (its writer died between
+            // Also every RECHECK_MS: a change whose notification was lost (its writer died between
             // commit and publish, or it was written around the service) arrives within 10 s.
-            page = await stream.read(cursor);
-            if (wake === "idle" && page.changes.length === 0 && Date.now() < expiry) yield comment("keep-alive");
+            if (wake === "changed" || Date.now() - readAt >= RECHECK_MS) {
+              page = await stream.read(cursor);
+              readAt = Date.now();
+            }
+            if (wake === "idle" && !page?.changes.length && Date.now() < expiry)
+              yield stream.backedUp ? keepAlive : paddedKeepAlive;
           }
         } catch (error) {
           // The stream has started: its status is sent. The client reconnects with its last id,
@@ -123,7 +133,7 @@ export function eventRoutes(auth: ReturnType<typeof authentication>, db: Databas
       },
       detail: {
         summary: "Live changes of the caller's tasks (Server-Sent Events)",
-        description: `200 \`text/event-stream\`, kept open: \`event: task\` with the task after a create or update, \`event: delete\` with \`{"id"}\` after a delete, each with a change-feed cursor as its \`id\`, within 1 s of the change, from any replica. With \`Last-Event-ID\` (or \`since\`) the changes after that cursor come first (400/410 as for the change feed). A comment line every ${KEEPALIVE_MS / 1000} s. The stream ends when the token expires and on shutdown: reconnect with a fresh token and the last id. At most ${MAX_STREAMS_PER_USER} open streams per user per process: 429 with \`Retry-After\`. Browsers' EventSource cannot send Authorization: read it with fetch or Eden.`,
+        description: `200 \`text/event-stream\`, kept open: \`event: task\` with the task after a create or update, \`event: delete\` with \`{"id"}\` after a delete, each with a change-feed cursor as its \`id\`, within 1 s of the change, from any replica. With \`Last-Event-ID\` (or \`since\`) the changes after that cursor come first (400/410 as for the change feed). A comment line every ${KEEPALIVE_MS / 1000} s, padded with spaces, so that a reader that stops taking bytes (or vanishes without closing) is found and dropped within about 30 s. The stream ends when the token expires and on shutdown: reconnect with a fresh token and the last id. At most ${MAX_STREAMS_PER_USER} open streams per user per process: 429 with \`Retry-After\`. Browsers' EventSource cannot send Authorization: read it with fetch or Eden.`,
       },
     },
   );

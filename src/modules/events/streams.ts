@@ -8,15 +8,16 @@ import type { Database } from "../../db/client.ts";
 import type { TaskNotifications } from "../../db/notifications.ts";
 import { HttpError } from "../../http/errors.ts";
 import type { Logger } from "../../http/log.ts";
-import { type ChangePage, readChanges } from "../tasks/feed.ts";
+import { type ChangePage, readChanges } from "../feed/service.ts";
+import { type Connection, type StalledReaders, stalledReaders, type WatchedReader } from "./stalled-readers.ts";
 
 export const MAX_STREAMS_PER_USER = 10;
 // Changes read per feed query; a stream with more to send reads again after sending them.
 const PAGE_SIZE = 100;
 const SHARED_READ_MS = 1000;
-// What a client told "too many streams" should wait: about when a stream whose client went away
-// without closing it has been found dead by its next keep-alive write.
-const RETRY_AFTER_S = 15;
+// What a client told "too many streams" should wait: about when a stream whose reader stopped, or
+// went away without closing it, has been found stalled (stalled-readers.ts).
+const RETRY_AFTER_S = 30;
 
 export class TooManyStreamsError extends HttpError {
   constructor() {
@@ -36,6 +37,10 @@ export interface Stream {
   read(cursor: string): Promise<ChangePage>;
   /** Ends the stream: its next or current wait() answers "closed". Idempotent. */
   close(): void;
+  /** Closed because its reader stopped taking bytes (stalled-readers.ts). */
+  readonly stalled: boolean;
+  /** Its connection's last check found bytes the reader has not taken yet. */
+  readonly backedUp: boolean;
 }
 
 export interface LiveEvents {
@@ -43,9 +48,10 @@ export interface LiveEvents {
   publish(userId: string): void;
   /**
    * Registers a stream of `userId`, or throws TooManyStreamsError. Resolves once this process is
-   * listening for notifications: a feed read that starts after that misses no commit.
+   * listening for notifications: a feed read that starts after that misses no commit. A stream
+   * given its `connection` is closed when its reader stops taking bytes.
    */
-  open(userId: string): Promise<Stream>;
+  open(userId: string, connection?: Connection): Promise<Stream>;
   /** Closes every stream and stops listening (shutdown). */
   close(): Promise<void>;
 }
@@ -55,6 +61,8 @@ class OpenStream implements Stream {
   private changed = false;
   private closed = false;
   private wake: ((reason: Wake) => void) | undefined;
+  private reader: WatchedReader | undefined;
+  stalled = false;
 
   constructor(
     readonly userId: string,
@@ -86,9 +94,22 @@ class OpenStream implements Stream {
     });
   }
 
+  get backedUp() {
+    return this.reader?.backedUp ?? false;
+  }
+
+  /** Closes the stream once the reader at the other end of `connection` stops taking bytes. */
+  watch(readers: StalledReaders, connection: Connection) {
+    this.reader = readers.watch(connection, () => {
+      this.stalled = true;
+      this.close();
+    });
+  }
+
   close() {
     if (this.closed) return;
     this.closed = true;
+    this.reader?.stop();
     this.onClose(this);
     this.wake?.("closed");
   }
@@ -98,8 +119,13 @@ export function liveEvents(db: Database, notifications: TaskNotifications, log: 
   const byUser = new Map<string, Set<OpenStream>>();
   // The latest feed read per user with open streams, shared by every stream asking for the same
   // cursor until a notification for that user makes it stale, or it is a second old: the re-read
-  // at a keep-alive, which catches a lost notification, must reach the database.
+  // every 10 s, which catches a lost notification, must reach the database.
   const reads = new Map<string, { cursor: string; at: number; page: Promise<ChangePage> }>();
+  const readers = stalledReaders((cause) =>
+    log.warn("cannot read the kernel's socket table; stalled event-stream readers wait for Bun's idle timeout", {
+      cause,
+    }),
+  );
   let listening: Promise<void> | undefined;
   let count = 0;
   let closing = false;
@@ -153,11 +179,12 @@ export function liveEvents(db: Database, notifications: TaskNotifications, log: 
 
   return {
     publish: (userId) => notifications.publish(userId),
-    async open(userId) {
+    async open(userId, connection) {
       const streams = byUser.get(userId) ?? new Set();
       if (streams.size >= MAX_STREAMS_PER_USER) throw new TooManyStreamsError();
       // Counted at once, before any await, so concurrent opens cannot pass the limit together.
       const stream = new OpenStream(userId, sharedRead(userId), forget);
+      if (connection) stream.watch(readers, connection);
       streams.add(stream);
       byUser.set(userId, streams);
       count += 1;

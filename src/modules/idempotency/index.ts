@@ -3,33 +3,41 @@
 // Used in the /api group before the routes, it applies to every write there (POST, PUT, PATCH, DELETE).
 //
 // A request with a key goes: its format is checked right after authentication (400), before the
-// body's validation or the 403 of another user's path; after validation the key is claimed in the
-// database (src/modules/idempotency/service.ts), or the kept answer is replayed, or 409 / 422; the
-// route runs; its answer is kept if 2xx, else the claim is released, before the response leaves.
-//
-// A process killed between claiming a key and keeping the answer leaves the row in flight: retries
-// get 409 until its 30 s lease ends, then the next one is carried out afresh. If the write itself had
-// committed, that retry writes again: the write and its kept answer are not one transaction.
+// body's validation or the 403 of another user's path; after validation a transaction is opened for
+// it and the key claimed there (src/modules/idempotency/service.ts), or the kept answer is replayed,
+// or 409 / 422; the route writes in that transaction (src/db/held-transaction.ts); its answer, if
+// 2xx, is kept in the same transaction, which then commits, else the transaction is rolled back,
+// before the response leaves. The write and its kept answer commit together or not at all.
 import { Elysia, ElysiaCustomStatusResponse, StatusMap } from "elysia";
 import type { authentication } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
+import { type HeldTransaction, holdFor, holdTransaction } from "../../db/held-transaction.ts";
 import { HttpError } from "../../http/errors.ts";
-import type { Logger } from "../../http/log.ts";
-import { requestId } from "../../http/request-log.ts";
-import { claimKey, type KeptAnswer, keepAnswer, releaseKey } from "./service.ts";
+import { IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_KEYS_PER_USER } from "../../rules.ts";
+import { claimKey, type KeptAnswer, keepAnswer } from "./service.ts";
 
-const KEY_FORMAT = /^[\x20-\x7e]{1,255}$/;
+const KEY_FORMAT = new RegExp(`^[\\x20-\\x7e]{1,${IDEMPOTENCY_KEY_MAX}}$`);
 const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 class InvalidKeyError extends HttpError {
   constructor() {
-    super(400, "The Idempotency-Key header must be 1 to 255 printable ASCII characters");
+    super(400, `The Idempotency-Key header must be 1 to ${IDEMPOTENCY_KEY_MAX} printable ASCII characters`);
   }
 }
 
 class KeyInProgressError extends HttpError {
   constructor() {
     super(409, "A request with this Idempotency-Key is in progress");
+  }
+}
+
+class TooManyKeysError extends HttpError {
+  constructor(retryAfterSeconds: number) {
+    super(
+      429,
+      `Too many Idempotency-Keys: at most ${IDEMPOTENCY_KEYS_PER_USER} answers are kept per user; retry in ${retryAfterSeconds} s`,
+      { "retry-after": String(retryAfterSeconds) },
+    );
   }
 }
 
@@ -42,8 +50,8 @@ class KeyReusedError extends HttpError {
 interface KeyedRequest {
   key: string;
   fingerprint: string;
-  /** Set while this request holds the key; cleared once its answer is kept or the key released. */
-  claim?: string;
+  /** The transaction holding the key and the route's write; cleared once it is committed or rolled back. */
+  held?: HeldTransaction;
 }
 
 /**
@@ -88,7 +96,7 @@ function replay(answer: KeptAnswer): Response {
   return new Response(answer.body === "" ? null : answer.body, { status: answer.status, headers });
 }
 
-export function idempotency(auth: ReturnType<typeof authentication>, db: Database, log: Logger) {
+export function idempotency(auth: ReturnType<typeof authentication>, db: Database) {
   return (
     new Elysia({ name: "idempotency" })
       .use(auth)
@@ -98,14 +106,24 @@ export function idempotency(auth: ReturnType<typeof authentication>, db: Databas
         if (!KEY_FORMAT.test(key)) throw new InvalidKeyError();
         return { idempotency: { key, fingerprint: fingerprintOf(request.method, path, body) } };
       })
-      .onBeforeHandle({ as: "scoped" }, async ({ idempotency, user }) => {
+      .onBeforeHandle({ as: "scoped" }, async ({ idempotency, user, request }) => {
         if (!idempotency) return;
-        // Elysia types earlier derives as optional here; auth's ran first and throws without a user.
-        const claimed = await claimKey(db, user!, idempotency.key, idempotency.fingerprint);
+        const held = await holdTransaction(db);
+        let claimed: Awaited<ReturnType<typeof claimKey>>;
+        try {
+          // Elysia types earlier derives as optional here; auth's ran first and throws without a user.
+          claimed = await claimKey(held.db, user!.id, idempotency.key, idempotency.fingerprint);
+        } catch (error) {
+          await held.rollback();
+          throw error;
+        }
+        if (claimed.outcome === "claimed") {
+          idempotency.held = held;
+          holdFor(request, held.db);
+          return;
+        }
+        await held.rollback();
         switch (claimed.outcome) {
-          case "claimed":
-            idempotency.claim = claimed.claim;
-            return;
           case "answered":
             return replay(claimed.answer);
           case "in progress":
@@ -114,22 +132,31 @@ export function idempotency(auth: ReturnType<typeof authentication>, db: Databas
             throw new KeyReusedError();
         }
       })
-      // mapResponse, not afterHandle: Elysia also runs it on the root onError's answer, so a claim
-      // is released when the route throws (404, 503), and it sees the headers every afterHandle set.
-      // A route's own mapResponse runs after this one: headers to keep (ETag) are set before it.
-      .mapResponse({ as: "scoped" }, async ({ idempotency, user, responseValue, set, request }) => {
-        const claim = idempotency?.claim;
-        if (!claim) return;
-        idempotency.claim = undefined;
+      // mapResponse, not afterHandle: Elysia also runs it on the root onError's answer, so the
+      // transaction is rolled back when the route throws (404, 412, 503), and it sees the headers
+      // every afterHandle set. A route's own mapResponse runs after this one: headers to keep (ETag)
+      // are set before it. What this throws goes to the root onError, whose answer comes back here
+      // with nothing held.
+      .mapResponse({ as: "scoped" }, async ({ idempotency, user, responseValue, set }) => {
+        const held = idempotency?.held;
+        if (!held) return;
+        idempotency.held = undefined;
         const answer = await successOf(responseValue, set.headers, set.status);
+        if (!answer) return held.rollback();
+        let kept: Awaited<ReturnType<typeof keepAnswer>>;
         try {
-          if (!answer) await releaseKey(db, user!.id, idempotency.key, claim);
-          else if (!(await keepAnswer(db, user!.id, idempotency.key, claim, answer)))
-            log.warn("idempotency key's lease ran out before its answer was kept", { request_id: requestId(request) });
-        } catch (cause) {
-          // The route's answer still goes out; the key stays in flight until its lease ends.
-          log.error("idempotency key not settled", { request_id: requestId(request), cause });
+          kept = await keepAnswer(held.db, user!.id, idempotency.key, idempotency.fingerprint, answer);
+        } catch (error) {
+          await held.rollback();
+          throw error;
         }
+        if (!kept.kept) {
+          await held.rollback();
+          throw new TooManyKeysError(kept.retryAfterSeconds);
+        }
+        // A commit that fails or misses its deadline is a 503: then either nothing was written, or
+        // the write and its answer both were, and the retry gets that answer.
+        await held.commit();
       })
   );
 }

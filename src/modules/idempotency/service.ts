@@ -1,23 +1,20 @@
-// The Idempotency-Key rows: claim a key for one request, keep its answer, release it, prune old rows.
-// Every decision about who carries a key out is one statement in the database, so it holds across
-// processes and replicas; the clock is the database's own now(), the same for all of them.
-import { and, eq, gt, isNull, lte, sql } from "drizzle-orm";
-import type { AuthenticatedUser } from "../../auth/plugin.ts";
+// The Idempotency-Key rows. A key's write and the answer kept for its retries are ONE transaction
+// (src/db/held-transaction.ts): both commit or neither does, so whatever deadlines or lost answers
+// do, a key's write happens at most once, and a request answered 503 either wrote nothing or left
+// its answer for the retry. (An answer kept in a transaction of its own could commit without the
+// write, or the write without it: the retry then wrote a second time; issue 19.)
+//
+// "In progress" is a transaction-level advisory lock on the user and key, taken without waiting: a
+// second request with the key while the first's transaction runs gets 409 at once, and the lock
+// goes with that transaction whatever ends it (a commit, a rollback, a dead connection), so there is
+// no lease to wait out. A row, visible only once committed, could not say "in progress" by itself.
+// The lock is a transaction's, so it holds through a transaction-mode pooler too.
+import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import type { Job } from "../../db/housekeeping.ts";
+import { inBatches, type Job } from "../../db/housekeeping.ts";
+import { preparedSql, rows } from "../../db/prepared.ts";
 import { idempotencyKeys, users } from "../../db/schema.ts";
-
-/** How long a 2xx answer is kept for a retry (docs/api.md). */
-const KEEP_ANSWER = sql`now() + interval '24 hours'`;
-
-/**
- * How long a claimed key stays "in progress" (409) without an answer. A request that dies with its
- * claim (a killed process, a lost connection to the database while releasing it) frees its key when
- * the lease ends, and the next retry is carried out afresh. The lease must outlast any request, or a
- * retry could run alongside a request still running: one needs a few queries of at most 3 s each
- * (src/db/client.ts), and a stopping process gives requests 10 s (src/index.ts).
- */
-const LEASE = sql`now() + interval '30 seconds'`;
+import { IDEMPOTENCY_KEEP_HOURS, IDEMPOTENCY_KEYS_PER_USER } from "../../rules.ts";
 
 export interface KeptAnswer {
   status: number;
@@ -28,127 +25,118 @@ export interface KeptAnswer {
 }
 
 export type Claim =
-  | { outcome: "claimed"; claim: string }
+  | { outcome: "claimed" }
   | { outcome: "answered"; answer: KeptAnswer }
   | { outcome: "in progress" }
   | { outcome: "other request" };
 
-const liveKey = (userId: string, key: string) =>
-  and(eq(idempotencyKeys.userId, userId), eq(idempotencyKeys.key, key), gt(idempotencyKeys.expiresAt, sql`now()`));
+const placeholder = sql.placeholder;
 
-/**
- * Claims `key` for the request whose fingerprint is given, or says why it cannot be. The claim is
- * one INSERT … ON CONFLICT: of two requests racing on a free key (or on one whose lease or 24 hours
- * ran out), exactly one gets the row and the other then reads it as in progress.
- */
-export async function claimKey(
-  db: Database,
-  owner: AuthenticatedUser,
-  key: string,
-  fingerprint: string,
-): Promise<Claim> {
-  const userId = owner.id;
-  // The key's row references the user's: one deleted outside the service is made again in the same
-  // statement, which the foreign key's check (run at its end) then finds (src/auth/users.ts).
-  const userRow = db
-    .$with("owner", { id: sql<string>`id` })
-    .as(
-      sql`insert into ${users} (id, email, name) values (${owner.id}, ${owner.email}, ${owner.name}) on conflict (id) do nothing returning id`,
-    );
-  // A key seen taken and then gone (its request answered non-2xx and released it) is claimed again;
-  // a key that keeps changing hands that fast is reported as in progress rather than looping.
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const claim = crypto.randomUUID();
-    const fresh = { fingerprint, claim, status: null, body: null, location: null, etag: null, expiresAt: LEASE };
-    const [won] = await db
-      .with(userRow)
-      .insert(idempotencyKeys)
-      .values({ userId, key, ...fresh })
-      .onConflictDoUpdate({
-        target: [idempotencyKeys.userId, idempotencyKeys.key],
-        set: { ...fresh, createdAt: sql`now()` },
-        setWhere: lte(idempotencyKeys.expiresAt, sql`now()`),
-      })
-      .returning({ claim: idempotencyKeys.claim });
-    if (won) return { outcome: "claimed", claim };
-    const [kept] = await db
-      .select({
-        fingerprint: idempotencyKeys.fingerprint,
-        status: idempotencyKeys.status,
-        body: idempotencyKeys.body,
-        location: idempotencyKeys.location,
-        etag: idempotencyKeys.etag,
-      })
-      .from(idempotencyKeys)
-      .where(liveKey(userId, key));
-    if (!kept) continue;
-    if (kept.fingerprint !== fingerprint) return { outcome: "other request" };
-    if (kept.status === null) return { outcome: "in progress" };
-    return {
-      outcome: "answered",
-      answer: { status: kept.status, body: kept.body ?? "", location: kept.location, etag: kept.etag },
-    };
-  }
-  return { outcome: "in progress" };
+// A 64-bit lock id for the user and key; "\n" is in neither (no control character in a `sub`, only
+// printable ASCII in a key), so two different pairs never make the same text.
+const keyLock = sql`pg_try_advisory_xact_lock(hashtextextended(${placeholder("userId")}::text || E'\\n' || ${placeholder("key")}::text, 0))`;
+
+// The user's row is locked until the transaction ends, so that the count of the user's keys made
+// when the answer is kept (a later statement, hence a later snapshot) sees every other keyed write
+// of theirs that committed first, and none commits meanwhile: the bound is exact under concurrency.
+// Every write of a task takes that lock anyway (tasks/service.ts), in the same order after this.
+// `locked` is read only so that the locking CTE runs (an unreferenced one would not).
+const keptAnswer = sql`
+  with owner as (select ${users.id} from ${users} where ${users.id} = ${placeholder("userId")} for no key update)
+  select (select count(*) from owner)::int as locked, k.fingerprint, k.status, k.body, k.location, k.etag
+  from (select 1) as one
+    left join ${idempotencyKeys} as k on k.user_id = ${placeholder("userId")} and k.key = ${placeholder("key")}
+      and k.expires_at > now()`;
+
+interface KeptRow {
+  fingerprint: string | null;
+  status: number | null;
+  body: string | null;
+  location: string | null;
+  etag: string | null;
 }
 
-const heldClaim = (userId: string, key: string, claim: string) =>
-  and(
-    eq(idempotencyKeys.userId, userId),
-    eq(idempotencyKeys.key, key),
-    eq(idempotencyKeys.claim, claim),
-    isNull(idempotencyKeys.status),
-  );
+/**
+ * Claims `key` for this request in `tx` (a transaction held for the request), or says why not: its
+ * kept answer, another request with the key still running (in progress), or a kept answer of
+ * another request (other request). A claimed key is the transaction's until it ends.
+ */
+export async function claimKey(tx: Database, userId: string, key: string, fingerprint: string): Promise<Claim> {
+  const values = { userId, key };
+  const [lock] = await rows<{ free: boolean }>(preparedSql(tx, "claim_key", sql`select ${keyLock} as free`), values);
+  if (!lock!.free) return { outcome: "in progress" };
+  // After the lock, in a statement of its own: its snapshot has every answer committed before the lock was had.
+  const [kept] = await rows<KeptRow>(preparedSql(tx, "kept_answer", keptAnswer), values);
+  if (kept!.fingerprint === null) return { outcome: "claimed" };
+  if (kept!.fingerprint !== fingerprint) return { outcome: "other request" };
+  const { status, body, location, etag } = kept!;
+  return { outcome: "answered", answer: { status: status!, body: body ?? "", location, etag } };
+}
 
-/** Keeps the answer of a claimed request for 24 hours. False if the claim was lost (its lease ran out). */
+// The answer is kept only while the user keeps fewer than IDEMPOTENCY_KEYS_PER_USER; a row already there for
+// the key can only be one past its 24 hours (a live one was answered under the key's lock).
+const keep = sql`
+  with mine as (
+    select count(*)::int as n, ceil(extract(epoch from min(${idempotencyKeys.expiresAt}) - now()))::int as wait
+    from ${idempotencyKeys}
+    where ${idempotencyKeys.userId} = ${placeholder("userId")} and ${idempotencyKeys.expiresAt} > now()
+  ),
+  kept as (
+    insert into ${idempotencyKeys} (user_id, key, fingerprint, status, body, location, etag, expires_at)
+    select ${placeholder("userId")}, ${placeholder("key")}, ${placeholder("fingerprint")}, ${placeholder("status")}::int,
+      ${placeholder("body")}, ${placeholder("location")}, ${placeholder("etag")},
+      now() + make_interval(hours => ${IDEMPOTENCY_KEEP_HOURS})
+    from mine where mine.n < ${IDEMPOTENCY_KEYS_PER_USER}
+    on conflict (user_id, key) do update set fingerprint = excluded.fingerprint, status = excluded.status,
+      body = excluded.body, location = excluded.location, etag = excluded.etag, created_at = now(),
+      expires_at = excluded.expires_at
+    returning 1
+  )
+  select (select count(*) from kept)::int as kept, mine.wait from mine`;
+
+/**
+ * Keeps the answer of the request that claimed `key` in `tx`, for 24 hours; or, when the user
+ * already keeps IDEMPOTENCY_KEYS_PER_USER answers, keeps nothing and says in how many seconds the oldest expires.
+ */
 export async function keepAnswer(
-  db: Database,
+  tx: Database,
   userId: string,
   key: string,
-  claim: string,
+  fingerprint: string,
   answer: KeptAnswer,
-): Promise<boolean> {
-  const kept = await db
-    .update(idempotencyKeys)
-    .set({ ...answer, expiresAt: KEEP_ANSWER })
-    .where(heldClaim(userId, key, claim))
-    .returning({ claim: idempotencyKeys.claim });
-  return kept.length > 0;
-}
-
-/** Frees a claimed key whose request was not a success, so that a retry is carried out afresh. */
-export async function releaseKey(db: Database, userId: string, key: string, claim: string): Promise<void> {
-  await db.delete(idempotencyKeys).where(heldClaim(userId, key, claim));
+): Promise<{ kept: true } | { kept: false; retryAfterSeconds: number }> {
+  const [result] = await rows<{ kept: number; wait: number | null }>(preparedSql(tx, "keep_answer", keep), {
+    userId,
+    key,
+    fingerprint,
+    ...answer,
+  });
+  if (result!.kept > 0) return { kept: true };
+  return { kept: false, retryAfterSeconds: Math.max(1, result!.wait ?? 1) };
 }
 
 /**
- * Deletes expired rows (kept answers past 24 hours, claims past their lease), `batchSize` rows per
- * statement so that no statement holds many locks or runs long, at most `maxBatches` statements per
- * call. SKIP LOCKED: replicas pruning at once, or a request taking over an expired key, do not wait
- * on each other. Returns the number of rows deleted.
+ * Deletes up to `batchSize` expired answers (past their 24 hours). SKIP LOCKED: replicas pruning at
+ * once, or a request taking over an expired key, do not wait on each other. Returns the number of
+ * rows deleted.
  */
-export async function pruneExpiredKeys(db: Database, batchSize = 1000, maxBatches = 20): Promise<number> {
-  let deleted = 0;
-  for (let batch = 0; batch < maxBatches; batch++) {
-    const expired = db
-      .select({ userId: idempotencyKeys.userId, key: idempotencyKeys.key })
-      .from(idempotencyKeys)
-      .where(lte(idempotencyKeys.expiresAt, sql`now()`))
-      .limit(batchSize)
-      .for("update", { skipLocked: true });
-    const rows = await db
-      .delete(idempotencyKeys)
-      .where(sql`(${idempotencyKeys.userId}, ${idempotencyKeys.key}) in ${expired}`)
-      .returning({ key: idempotencyKeys.key });
-    deleted += rows.length;
-    if (rows.length < batchSize) break;
-  }
-  return deleted;
+export async function pruneExpiredKeys(db: Database, batchSize: number): Promise<number> {
+  const expired = db
+    .select({ userId: idempotencyKeys.userId, key: idempotencyKeys.key })
+    .from(idempotencyKeys)
+    .where(sql`${idempotencyKeys.expiresAt} <= now()`)
+    .limit(batchSize)
+    .for("update", { skipLocked: true });
+  const deleted = await db
+    .delete(idempotencyKeys)
+    .where(sql`(${idempotencyKeys.userId}, ${idempotencyKeys.key}) in ${expired}`)
+    .returning({ key: idempotencyKeys.key });
+  return deleted.length;
 }
 
-/** Expired keys pruned every minute by the app's housekeeping (src/db/housekeeping.ts). */
+/** Expired keys pruned every minute, in batches, by the app's housekeeping (src/db/housekeeping.ts). */
 export const pruneKeysJob = (db: Database): Job => ({
   name: "pruning expired idempotency keys",
   everyMs: 60_000,
-  run: () => pruneExpiredKeys(db),
+  run: () => inBatches((batch) => pruneExpiredKeys(db, batch)),
 });

@@ -8,16 +8,20 @@ export const taskEtag = (version: number) => `"${version}"`;
 /** The strong ETag of a list answer: the user's state (`generation.change_seq`) and the query. */
 export const listEtag = (userState: string, query: string) => `"L${userState}.${Bun.hash(query).toString(36)}"`;
 
+// The digits taskEtag writes for a version: no leading zero, so a tag is a version only when it is
+// that version's tag character by character ("07" is not "7").
+const VERSION_TAG = /^(?:0|[1-9]\d{0,14})$/;
+
 /**
- * The task versions an If-Match / If-None-Match value names; "*" for any. Weak tags (W/"…") never
- * match: If-Match compares strongly, and this service issues no weak ones. Tags of another form name
- * no version and are skipped, so a list of them matches nothing.
+ * The task versions an If-Match value names; "*" for any. The comparison is strong (RFC 9110
+ * §8.8.3.2): weak tags (W/"…") never match, and this service issues no weak ones. Tags of another
+ * form name no version and are skipped, so a list of them matches nothing.
  */
 export function taggedVersions(header: string): number[] | "*" {
   if (header.trim() === "*") return "*";
   const versions: number[] = [];
   for (const match of header.matchAll(/(W\/)?"([^"]*)"/g))
-    if (!match[1] && /^\d{1,15}$/.test(match[2]!)) versions.push(Number(match[2]));
+    if (!match[1] && VERSION_TAG.test(match[2]!)) versions.push(Number(match[2]));
   return versions;
 }
 

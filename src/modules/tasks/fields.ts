@@ -75,8 +75,8 @@ export const taskSelection = sql.join(
 
 /** The Task in a row that also carries other columns (a list's total, a version). */
 export function taskOf(row: Task): Task {
-  // A loop over the names costs ~2 µs per 50-row page more than an object literal, under 1% of a
-  // list request; a rest pattern (`{ total, ...task }`) cost 8%.
+  // A loop over the names keeps the field table the one place fields are named; a rest pattern
+  // (`{ total, ...task }`) would be shorter but copies through a slower path in a list's hot loop.
   const task = {} as Record<string, unknown>;
   for (const name of names) task[name] = row[name];
   return task as Task;

@@ -3,14 +3,10 @@
 // message a client gets in `errors[].message` when the rule is more than one keyword.
 import { type TSchema, t } from "elysia";
 import { FormatRegistry } from "elysia/type-system";
-import { priorities } from "../../db/schema.ts";
+import { queryInteger } from "../../http/query-integer.ts";
 import { TEXT_FORMAT } from "../../http/text.ts";
+import { DESCRIPTION_MAX, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, PRIORITIES, TITLE_MAX, TITLE_RULE } from "../../rules.ts";
 import { parseDueDate } from "./due-date.ts";
-
-export const TITLE_MAX = 200;
-export const DESCRIPTION_MAX = 1000;
-export const LIST_LIMIT_MAX = 500;
-export const LIST_LIMIT_DEFAULT = 100;
 
 /**
  * One of `values`. `default: undefined` because t.UnionEnum otherwise defaults to its first value,
@@ -38,34 +34,60 @@ const TITLE_PATTERN = `^\\s*\\S(?:[\\s\\S]{0,${TITLE_MAX - 2}}\\S)?\\s*$`;
 const DUE_DATE_FORMAT = "date-time-or-date";
 FormatRegistry.Set(DUE_DATE_FORMAT, (value) => parseDueDate(value) !== undefined);
 
-const Priority = oneOf(priorities);
+const Priority = oneOf(PRIORITIES);
 
-const fields = {
-  title: t.String({
-    format: TEXT_FORMAT,
-    pattern: TITLE_PATTERN,
-    description: `Trimmed; 1–${TITLE_MAX} characters after trimming.`,
-    examples: ["Write the report"],
-    error: `must be 1 to ${TITLE_MAX} characters long after trimming whitespace`,
-  }),
-  description: orNull(t.String({ format: TEXT_FORMAT, maxLength: DESCRIPTION_MAX }), {
-    description: `At most ${DESCRIPTION_MAX} characters; \`null\` clears it.`,
-    examples: ["Numbers for Q4, two pages."],
-    error: `must be a string of at most ${DESCRIPTION_MAX} characters, or null`,
-  }),
-  completed: t.Boolean({ description: "Default: false.", error: "must be true or false" }),
-  priority: orNull(Priority, {
-    description: "`null` clears it.",
-    examples: ["high"],
-    error: `must be one of ${priorities.join(", ")}, or null`,
-  }),
-  due_date: orNull(t.String({ format: DUE_DATE_FORMAT }), {
-    description:
-      "ISO 8601 date-time with `Z` or an offset, or a plain date (midnight UTC), years 1000–9999; `null` clears it.",
-    examples: ["2026-12-01T17:00:00.000Z", "2026-12-01"],
-    error: "must be an ISO 8601 date-time with a time zone (2026-12-01T17:00:00Z) or a date (2026-12-01), or null",
-  }),
+// Each writable field once: the rule a request must keep (`input`), and the type it is answered
+// as (`output`). Requests are checked against the rules; answers, which hold only what passed them,
+// against the plain types (a pattern checked on every answer would cost every list).
+const writable = {
+  title: {
+    input: t.String({
+      format: TEXT_FORMAT,
+      pattern: TITLE_PATTERN,
+      description: `Trimmed; 1–${TITLE_MAX} characters after trimming.`,
+      examples: ["Write the report"],
+      error: TITLE_RULE,
+    }),
+    output: t.String(),
+  },
+  description: {
+    input: orNull(t.String({ format: TEXT_FORMAT, maxLength: DESCRIPTION_MAX }), {
+      description: `At most ${DESCRIPTION_MAX} characters; \`null\` clears it.`,
+      examples: ["Numbers for Q4, two pages."],
+      error: `must be a string of at most ${DESCRIPTION_MAX} characters, or null`,
+    }),
+    output: t.Nullable(t.String()),
+  },
+  completed: {
+    input: t.Boolean({ description: "Default: false.", error: "must be true or false" }),
+    output: t.Boolean(),
+  },
+  priority: {
+    input: orNull(Priority, {
+      description: "`null` clears it.",
+      examples: ["high"],
+      error: `must be one of ${PRIORITIES.join(", ")}, or null`,
+    }),
+    output: t.Nullable(Priority),
+  },
+  due_date: {
+    input: orNull(t.String({ format: DUE_DATE_FORMAT }), {
+      description:
+        "ISO 8601 date-time with `Z` or an offset, or a plain date (midnight UTC), years 1000–9999; `null` clears it.",
+      examples: ["2026-12-01T17:00:00.000Z", "2026-12-01"],
+      error: "must be an ISO 8601 date-time with a time zone (2026-12-01T17:00:00Z) or a date (2026-12-01), or null",
+    }),
+    output: t.Nullable(t.String({ format: "date-time" })),
+  },
 };
+
+type Writable = typeof writable;
+function side<S extends "input" | "output">(which: S) {
+  return Object.fromEntries(Object.entries(writable).map(([name, field]) => [name, field[which]])) as {
+    [N in keyof Writable]: Writable[N][S];
+  };
+}
+const fields = side("input");
 
 const ignoredFields = "`id`, `user_id`, `created_at`, `updated_at` and unknown fields are ignored.";
 
@@ -104,11 +126,7 @@ export const Task = t.Object(
   {
     id: t.String({ format: "uuid" }),
     user_id: t.String(),
-    title: t.String(),
-    description: t.Nullable(t.String()),
-    completed: t.Boolean(),
-    priority: t.Nullable(Priority),
-    due_date: t.Nullable(t.String({ format: "date-time" })),
+    ...side("output"),
     created_at: t.String({ format: "date-time" }),
     updated_at: t.String({ format: "date-time" }),
   },
@@ -130,23 +148,9 @@ export const Task = t.Object(
 );
 export type Task = typeof Task.static;
 
-/**
- * An integer query parameter, checked as the text it arrives as. Elysia's t.Integer checks bounds
- * only after decoding, in an error that has lost the parameter's name; a format on the text keeps
- * every failure in the first pass, which names each bad parameter.
- */
-function queryInteger(minimum: number, maximum: number, defaultValue: number) {
-  const format = `integer from ${minimum} to ${maximum}`;
-  FormatRegistry.Set(format, (text) => /^\d{1,16}$/.test(text) && Number(text) >= minimum && Number(text) <= maximum);
-  return t
-    .Transform(t.String({ format, default: String(defaultValue), error: `must be an ${format}` }))
-    .Decode((text) => Number(text))
-    .Encode((value) => String(value));
-}
-
 export const TaskListQuery = t.Object({
   status: t.Optional(oneOf(["all", "pending", "completed"], { default: "all" })),
-  priority: t.Optional(oneOf(priorities, { description: "Only tasks of this priority." })),
+  priority: t.Optional(oneOf(PRIORITIES, { description: "Only tasks of this priority." })),
   q: t.Optional(
     t.String({
       format: TEXT_FORMAT,
@@ -166,35 +170,3 @@ export const TaskListQuery = t.Object({
 });
 export type TaskListQuery = typeof TaskListQuery.static;
 export type TaskSort = NonNullable<TaskListQuery["sort"]>;
-
-export const CHANGES_LIMIT_MAX = 1000;
-export const CHANGES_LIMIT_DEFAULT = 500;
-
-export const ChangesQuery = t.Object({
-  since: t.Optional(
-    t.String({
-      description:
-        "A `cursor` from an earlier answer. Without it: the caller's current tasks (a first sync), no deletions.",
-    }),
-  ),
-  limit: t.Optional(queryInteger(1, CHANGES_LIMIT_MAX, CHANGES_LIMIT_DEFAULT)),
-});
-
-export const TaskChanges = t.Object(
-  {
-    tasks: t.Array(Task, { description: "Tasks created or changed after `since`, each once, in its current state." }),
-    deleted: t.Array(t.String({ format: "uuid" }), { description: "Ids of the tasks deleted after `since`." }),
-    cursor: t.String({ description: "Opaque; pass it as `since` next time." }),
-    has_more: t.Boolean({ description: "true: ask again at once with `cursor`." }),
-  },
-  {
-    examples: [
-      {
-        tasks: [],
-        deleted: ["6e38eb30-9039-4a7c-b64e-bca990ef7571"],
-        cursor: "MTIuNDIuNDIuQWJDZEVmR2hJaktM",
-        has_more: false,
-      },
-    ],
-  },
-);

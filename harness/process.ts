@@ -1,8 +1,6 @@
 // The service as a real process, for tests and the bench: a free port, and one way to start a
 // server and know where it listens. The process gets the environment it is given and nothing else.
-import { dirname, join } from "node:path";
 import type { Subprocess } from "bun";
-import { testBinary } from "./target.ts";
 
 /** A free TCP port on loopback, as the kernel hands it out. */
 export function freePort(): number {
@@ -134,13 +132,4 @@ export async function startProcess(
       return proc.exited;
     },
   };
-}
-
-/** `bun src/index.ts`, or the compiled binary in the suite's binary mode (TEST_BINARY). */
-export function startService(env: Record<string, string>, timeoutMs?: number): Promise<RunningProcess> {
-  return startProcess(testBinary ? [testBinary] : ["bun", "src/index.ts"], {
-    cwd: testBinary ? dirname(testBinary) : join(import.meta.dir, "../.."),
-    env: { PATH: process.env.PATH, NODE_ENV: "test", ...env },
-    timeoutMs,
-  });
 }

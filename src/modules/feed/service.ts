@@ -2,7 +2,7 @@
 //
 // Why per-user numbers taken under the user's row lock (docs/sync.md has the whole argument):
 // every write of a task takes the next number from `users.change_seq` in the same statement that
-// writes the task (service.ts), and that UPDATE holds the user's row lock until the transaction
+// writes the task (tasks/service.ts), and that UPDATE holds the user's row lock until the transaction
 // ends. So two writes of one user commit in number order, and a reader that sees number N has seen
 // every number below it. A global sequence or timestamps do not give that: number 7 may commit after
 // a reader has seen 8 and moved past it. The feed reads tasks and tombstones after the cursor, and
@@ -11,12 +11,12 @@
 import { createHash } from "node:crypto";
 import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
-import type { Job } from "../../db/housekeeping.ts";
+import { inBatches, type Job } from "../../db/housekeeping.ts";
 import { preparedFor, preparedSql, rows } from "../../db/prepared.ts";
 import { tasks, taskTombstones, users } from "../../db/schema.ts";
 import { HttpError } from "../../http/errors.ts";
-import { taskOf, taskSelection } from "./fields.ts";
-import type { Task } from "./model.ts";
+import { taskOf, taskSelection } from "../tasks/fields.ts";
+import type { Task } from "../tasks/model.ts";
 
 export type Change = { cursor: string } & ({ task: Task } | { deleted: string });
 export interface ChangePage {
@@ -205,16 +205,14 @@ const pruneQuery = preparedFor((db, _: undefined) =>
  * Deletes up to `batch` tombstones older than TOMBSTONE_DAYS and raises their users' pruned_seq in
  * the same statement, so a cursor is refused (410) exactly when a deletion after it is gone.
  */
-export async function pruneTombstones(db: Database, batch = 1000, days = TOMBSTONE_DAYS): Promise<number> {
+export async function pruneTombstones(db: Database, batch: number, days = TOMBSTONE_DAYS): Promise<number> {
   const [result] = await rows<{ pruned: number }>(pruneQuery(db, undefined), { batch, days });
   return result!.pruned;
 }
 
-/** Tombstones past 30 days pruned every 10 minutes, at most 20 batches a run, by the app's housekeeping. */
+/** Tombstones past 30 days pruned every 10 minutes, in batches, by the app's housekeeping. */
 export const pruneTombstonesJob = (db: Database): Job => ({
   name: "pruning tombstones",
   everyMs: 10 * 60_000,
-  run: async () => {
-    for (let batch = 0; batch < 20; batch++) if ((await pruneTombstones(db)) < 1000) break;
-  },
+  run: () => inBatches((batch) => pruneTombstones(db, batch)),
 });
