@@ -8,7 +8,8 @@
 FROM oven/bun:1.4.5 AS build
 WORKDIR /src
 COPY package.json bun.lock bunfig.toml ./
-# The build needs no devDependency (the compiled binary is the same byte for byte without them).
+# The build needs no devDependency (issue 20 found the binary the same byte for byte without them,
+# and this stage 500 MB smaller).
 RUN bun install --frozen-lockfile --production
 COPY . .
 # /data gets a migrated embedded database: PGlite's initdb holds ~1 GB for seconds and takes 3-9 s,
