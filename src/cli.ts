@@ -16,8 +16,8 @@ export const usage = `Usage: todo-api [command]
 Commands:
   serve        start the HTTP service (default)
   migrate      apply pending database migrations, then exit
-  healthcheck  exit 0 if the service on this host's PORT answers GET /health/ready with 200,
-               else 1 (for container health checks)
+  healthcheck  exit 0 if the service on this host's PORT answers GET /health (liveness)
+               with 200, else 1 (for container health checks)
 
 Options:
   -h, --help     print this help

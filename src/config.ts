@@ -84,6 +84,11 @@ export interface Config {
   dbPoolMax: number;
   /** Server processes sharing the port (WORKERS; `auto`: one per core). Each has its own pool. */
   workers: number;
+  /**
+   * SHUTDOWN_TIMEOUT (seconds): how long a stop may take, draining requests and closing the
+   * database; it must end before the platform's own stop timeout (10 s in Docker and Kubernetes).
+   */
+  shutdownTimeoutMs: number;
   /** Requests per user per minute on /api routes, per process; 0: no limit. */
   rateLimitPerMinute: number;
   /** METRICS_PORT: Prometheus metrics there (worker n of WORKERS on METRICS_PORT + n - 1); unset: none. */
@@ -155,6 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: read("DATA_DIR") ?? "./data",
     dbPoolMax: integer("DB_POOL_MAX", 10, 1, 1000),
     workers: workerCount(read("WORKERS"), problems),
+    shutdownTimeoutMs: integer("SHUTDOWN_TIMEOUT", 8, 2, 3600) * 1000,
     rateLimitPerMinute: integer("RATE_LIMIT_PER_MINUTE", 0, 0, 1_000_000),
     metricsPort: read("METRICS_PORT") === undefined ? undefined : integer("METRICS_PORT", 0, 1, 65535),
     tracing: tracingConfig(read, url, problems),

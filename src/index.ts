@@ -1,5 +1,6 @@
-// Process entry: config → database → migrations → app → listen → signals.
-// Everything about the process lives here; the HTTP service itself is createApp().
+// Process entry: signals → config → database → migrations → app → listen.
+// Everything about the process lives here; the HTTP service itself is createApp(). The executable
+// starts at src/start.ts, which arms the stop handlers before this module loads.
 import cluster from "node:cluster";
 import { createApp } from "./app.ts";
 import { developmentCurl, withDevelopmentSecret } from "./auth/dev-token.ts";
@@ -7,13 +8,16 @@ import { createTokenVerifier } from "./auth/verify.ts";
 import { parseArgs, usage } from "./cli.ts";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { type DatabaseHandle, openDatabase } from "./db/client.ts";
+import { DataDirError } from "./db/data-dir.ts";
 import { taskNotifications } from "./db/notifications.ts";
-import { notReadyReason, readyUrl } from "./healthcheck.ts";
+import { healthUrl, unhealthyReason } from "./healthcheck.ts";
 import { createLogger, type Logger } from "./http/log.ts";
 import { liveEvents } from "./modules/events/streams.ts";
 import { startObservability } from "./observability/index.ts";
+import { onStopSignal } from "./stop-signals.ts";
 
-const SHUTDOWN_GRACE_MS = 10_000;
+// Of the shutdown budget (SHUTDOWN_TIMEOUT), what closing the database may take after the drain.
+const CLOSE_RESERVE_MS = 1500;
 // Bodies past 64 KiB get the app's JSON 413 (src/http/body.ts) without being read; Bun's own limit
 // (an empty 413) is only a backstop for lengths no client of this API sends.
 const LISTENER_BODY_LIMIT = 1024 * 1024 * 1024;
@@ -32,7 +36,10 @@ function configOrExit(): Config {
   }
 }
 
-/** The database, or exit 1 when the URL turns out to need a setting it lacks (a transaction-mode pooler). */
+/**
+ * The database, or exit 1 when the URL turns out to need a setting it lacks (a transaction-mode
+ * pooler) or DATA_DIR cannot be used (another process holds it, it cannot be written).
+ */
 async function open(config: Config): Promise<DatabaseHandle> {
   try {
     return await openDatabase({
@@ -43,8 +50,10 @@ async function open(config: Config): Promise<DatabaseHandle> {
       poolMax: config.dbPoolMax,
     });
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    exitWithProblems(error);
+    if (error instanceof ConfigError) exitWithProblems(error);
+    if (!(error instanceof DataDirError)) throw error;
+    console.error(error.message);
+    process.exit(1);
   }
 }
 
@@ -65,7 +74,7 @@ async function serve(config: Config, log: Logger) {
   // A worker's primary applied the migrations before forking it.
   const database = cluster.isWorker ? await open(config) : await openMigrated(config, log);
   const notifications = taskNotifications(database, (cause) =>
-    log.warn("publishing a task change failed; streams see it at their next keep-alive", { cause }),
+    log.warn("publishing a task change failed; streams re-read the feed within 10 s and see it then", { cause }),
   );
   const events = liveEvents(database.db, notifications, log);
   const observability = startObservability(config, database.kind, () => app.server?.pendingRequests ?? 0);
@@ -85,12 +94,19 @@ async function serve(config: Config, log: Logger) {
     if (stopping) return;
     stopping = true;
     log.info("shutting down", { signal });
+    // The whole stop fits in SHUTDOWN_TIMEOUT, which ends before the platform's own stop timeout
+    // (10 s by default in Docker, podman and Kubernetes) turns it into a SIGKILL.
+    setTimeout(() => {
+      log.error("shutdown took longer than SHUTDOWN_TIMEOUT; exiting without closing the database");
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
     // Event streams never finish by themselves: end them first (clients reconnect elsewhere with
     // their last event id), or the drain below would wait its whole grace for them.
     const closingStreams = events.close();
-    // stop() without force resolves once in-flight requests have finished; cap the wait.
+    // stop() without force resolves once in-flight requests have finished; cap the wait so that
+    // closing the database still fits in the budget.
     const drained = server.stop(false);
-    await Promise.race([drained, Bun.sleep(SHUTDOWN_GRACE_MS)]);
+    await Promise.race([drained, Bun.sleep(Math.max(0, config.shutdownTimeoutMs - CLOSE_RESERVE_MS))]);
     // Elysia runs onAfterResponse (the request log line) in a setImmediate; let the last ones run.
     await new Promise((resolve) => setImmediate(resolve));
     await closingStreams;
@@ -99,10 +115,7 @@ async function serve(config: Config, log: Logger) {
     log.info("stopped");
     process.exit(0);
   };
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
-  // Only now: whoever waits for this line may signal at once, and Bun takes ~a tick to arm a
-  // handler; logged before them, a SIGTERM right after it killed the process (exit 143).
+  onStopSignal((signal) => void shutdown(signal));
   log.info("listening", {
     url: server.url.href,
     database: database.kind,
@@ -149,12 +162,10 @@ async function supervise(config: Config, log: Logger) {
       process.exit(exitCode);
     }
   });
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.on(signal, () => {
-      log.info("shutting down", { signal, workers: running });
-      stop(0);
-    });
-  }
+  onStopSignal((signal) => {
+    log.info("shutting down", { signal, workers: running });
+    stop(0);
+  });
   for (let i = 0; i < config.workers; i++) cluster.fork();
   log.info("workers started", { workers: config.workers });
 }
@@ -177,8 +188,15 @@ if ("error" in invocation) {
 }
 const config = configOrExit();
 const log = createLogger(config.logLevel);
+// Until the service listens, a stop ends start-up where it is; `migrate` or `healthcheck` stopped
+// half-way did not do what was asked.
+onStopSignal((signal) => {
+  const code = invocation.command === "serve" ? 0 : 1;
+  log.info("stopped during start-up", { signal, command: invocation.command });
+  process.exit(code);
+});
 if (invocation.command === "healthcheck") {
-  const reason = await notReadyReason(readyUrl(config));
+  const reason = await unhealthyReason(healthUrl(config));
   if (reason) console.error(`healthcheck: ${reason}`);
   process.exit(reason ? 1 : 0);
 }

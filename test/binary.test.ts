@@ -100,7 +100,7 @@ describe(`the compiled binary (${driver})`, () => {
     // healthcheck reads the configuration and nothing else: a loaded .env would stop it at "config:".
     const proc = Bun.spawnSync([binary, "healthcheck"], { cwd: stray, env: { ...env, PORT: "1" }, stderr: "pipe" });
     expect(proc.exitCode).toBe(1);
-    expect(proc.stderr.toString()).toStartWith("healthcheck: http://127.0.0.1:1/health/ready unreachable");
+    expect(proc.stderr.toString()).toStartWith("healthcheck: http://127.0.0.1:1/health unreachable");
     expect(existsSync(join(stray, "preloaded"))).toBe(false);
   });
 
@@ -145,7 +145,7 @@ describe(`the compiled binary (${driver})`, () => {
     expect(server.lines().at(-1)).toContain('"msg":"stopped"');
     const down = Bun.spawnSync([binary, "healthcheck"], { env: { ...env, PORT: port }, stderr: "pipe" });
     expect(down.exitCode).toBe(1);
-    expect(down.stderr.toString()).toStartWith(`healthcheck: http://127.0.0.1:${port}/health/ready unreachable`);
+    expect(down.stderr.toString()).toStartWith(`healthcheck: http://127.0.0.1:${port}/health unreachable`);
 
     // Started again on the same database (on PGlite: the data dir it made), the task is still there.
     const again = await startProcess([binary], { cwd: dirname(binary), env });

@@ -15,6 +15,7 @@ describe("config", () => {
       dataDir: "./data",
       dbPoolMax: 10,
       workers: 1,
+      shutdownTimeoutMs: 8000,
       rateLimitPerMinute: 0,
       corsOrigins: ["http://localhost:3000"],
       logLevel: "info",

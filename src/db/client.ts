@@ -1,7 +1,6 @@
 // One typed `db` over either PostgreSQL (Bun's built-in SQL pool) or embedded PGlite.
 // Nothing above src/db/ knows which one it got.
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { SQL } from "bun";
 import { sql } from "drizzle-orm";
@@ -10,6 +9,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { ConfigError, type DatabasePooler } from "../config.ts";
 import { traceStatements } from "../observability/tracing.ts";
+import { holdDataDir } from "./data-dir.ts";
 import { QUERY_DEADLINE_MS } from "./deadline.ts";
 import { migratePglite, migratePostgres } from "./migrate.ts";
 import { pgliteAssets } from "./pglite-assets.ts";
@@ -60,6 +60,11 @@ export interface DatabaseOptions {
   pgliteTemplate?: Blob;
 }
 
+// initdb sizes shared_buffers for a server (128 MB), and in PGlite they live in the process's own
+// WebAssembly heap: with them the process held ~285 MB idle and was OOM-killed under a 256 MB
+// limit (issue 20). One single-user backend serving one process's requests needs far fewer.
+const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB"];
+
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.url && !options.url.startsWith("memory:")) {
     if ((options.pooler ?? "none") === "none") await refuseTransactionPooler(options.url);
@@ -68,13 +73,23 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   return openEmbedded(options);
 }
 
-/** PGlite: in memory for a `memory://` URL, else on disk under `dataDir`. */
+/** PGlite: in memory for a `memory://` URL, else on disk under `dataDir`, held by this process. */
 export async function openEmbedded(
   options: Pick<DatabaseOptions, "url" | "dataDir" | "pgliteTemplate">,
 ): Promise<PgliteHandle> {
-  const dataDir = options.url ? undefined : resolve(options.dataDir);
-  if (dataDir) mkdirSync(dirname(dataDir), { recursive: true });
-  return openPglite(await PGlite.create({ dataDir, loadDataDir: options.pgliteTemplate, ...(await pgliteAssets()) }));
+  const pglite = { ...(await pgliteAssets()), startParams: PGLITE_START_PARAMS };
+  if (options.url) return openPglite(await PGlite.create({ loadDataDir: options.pgliteTemplate, ...pglite }));
+  const dataDir = resolve(options.dataDir);
+  const held = holdDataDir(dataDir);
+  try {
+    const client = await PGlite.create({ dataDir, ...pglite });
+    await held.opened();
+    const handle = openPglite(client);
+    return { ...handle, close: () => handle.close().finally(held.release) };
+  } catch (error) {
+    held.release();
+    throw error;
+  }
 }
 
 const CONNECT_TIMEOUT_S = 2;
