@@ -9,7 +9,7 @@ import { SQL } from "bun";
 import { freePort } from "../harness/process.ts";
 import { children, worktrees } from "./cleanup.ts";
 import { fail, ROOT, type Target } from "./options.ts";
-import { databaseUrl } from "./seed.ts";
+import { createDatabase, databaseUrl } from "./seed.ts";
 
 async function run(cmd: string[], cwd: string, env?: Record<string, string>): Promise<string> {
   const proc = Bun.spawn(cmd, { cwd, env: env ?? process.env, stdout: "pipe", stderr: "pipe" });
@@ -61,13 +61,7 @@ export async function againstDatabase(
   template: string,
   name: string,
 ): Promise<string> {
-  const admin = new SQL({ url: serverUrl, max: 1 });
-  try {
-    await admin.unsafe(`create database ${name}`);
-  } finally {
-    await admin.close();
-  }
-  const url = databaseUrl(serverUrl, name);
+  const url = await createDatabase(serverUrl, name);
   await run([...target.cmd, "migrate"], target.checkout, {
     PATH: process.env.PATH ?? "",
     HOME: process.env.HOME ?? "",

@@ -26,15 +26,20 @@ export function databaseUrl(serverUrl: string, name: string): string {
   return url.href;
 }
 
-/** Creates `name` and migrates it with the service's own migrations; its URL. */
-export async function createMigratedDatabase(serverUrl: string, name: string): Promise<string> {
+/** Creates an empty database `name`; its URL. */
+export async function createDatabase(serverUrl: string, name: string): Promise<string> {
   const admin = new SQL({ url: serverUrl, max: 1 });
   try {
     await admin.unsafe(`create database ${name}`);
   } finally {
     await admin.close();
   }
-  const url = databaseUrl(serverUrl, name);
+  return databaseUrl(serverUrl, name);
+}
+
+/** Creates `name` and migrates it with the service's own migrations; its URL. */
+export async function createMigratedDatabase(serverUrl: string, name: string): Promise<string> {
+  const url = await createDatabase(serverUrl, name);
   await migratePostgres(url);
   return url;
 }
