@@ -14,9 +14,9 @@ import { jsonBodies } from "./http/body.ts";
 import { errorHandler } from "./http/errors.ts";
 import "./http/typebox-format-patch.ts";
 import type { Logger } from "./http/log.ts";
-import { httpObservability } from "./http/observability.ts";
 import { requestBudget } from "./http/rate-limit.ts";
 import { requestLog } from "./http/request-log.ts";
+import { httpTracing } from "./http/tracing.ts";
 import { docsPage } from "./modules/docs/index.ts";
 import { eventRoutes, publishChanges } from "./modules/events/index.ts";
 import type { LiveEvents } from "./modules/events/streams.ts";
@@ -62,7 +62,7 @@ export function createApp({ config, database, verifyToken, log, events }: AppDep
     })
     .onStop(() => housekeeping?.stop())
     .use(requestLog(log))
-    .use(httpObservability())
+    .use(httpTracing())
     .use(errorHandler(log, () => routes))
     .use(jsonBodies)
     .use(

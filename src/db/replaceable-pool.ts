@@ -34,8 +34,12 @@ export function replaceablePool(open: () => SQL, deadlineMs: number): Replaceabl
     stale.close({ timeout: deadlineMs / 1000 }).catch(() => {});
   };
 
-  /** Rejects `deadlineMs` from now, replacing `pool` then; `clear()` once the work is done. */
+  /**
+   * Rejects `deadlineMs` from now, replacing `pool` then; `clear()` once the work is done, which
+   * also tells the pool's metrics the connection is back.
+   */
   const deadlineOf = (pool: SQL) => {
+    const settled = metrics.poolQueryStarted();
     let timer: Timer | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -45,7 +49,13 @@ export function replaceablePool(open: () => SQL, deadlineMs: number): Replaceabl
       }, deadlineMs);
     });
     expired.catch(() => {}); // a transaction's deadline may pass with none of its queries waiting
-    return { expired, clear: () => clearTimeout(timer) };
+    return {
+      expired,
+      clear: () => {
+        clearTimeout(timer);
+        settled();
+      },
+    };
   };
 
   type Within = <T>(work: PromiseLike<T>) => Promise<T>;
@@ -55,7 +65,7 @@ export function replaceablePool(open: () => SQL, deadlineMs: number): Replaceabl
     (pool: SQL): Within =>
     (work) => {
       const deadline = deadlineOf(pool);
-      return Promise.race([metrics.poolQuery(work), deadline.expired]).finally(deadline.clear);
+      return Promise.race([work, deadline.expired]).finally(deadline.clear);
     };
 
   const query = (on: Pick<SQL, "unsafe">, within: Within, text: string, params?: unknown[]) => {
@@ -85,7 +95,7 @@ export function replaceablePool(open: () => SQL, deadlineMs: number): Replaceabl
       const work = pool.begin((tx) =>
         fn({ unsafe: (text: string, params?: unknown[]) => query(tx, within, text, params) } as never),
       );
-      return within(metrics.poolQuery(work)).finally(deadline.clear);
+      return within(work).finally(deadline.clear);
     },
   };
 

@@ -1,7 +1,9 @@
 // One JSON line per request, and the request id that ties it to the error lines of the same
 // request and to the caller's own logs. Only what identifies the request goes in: never a
-// header, a query string, a body or a token.
+// header, a query string, a body or a token. The same hooks report the request's duration metric,
+// so that metrics add no hook of their own to a request (bench/notes/2026-12-06.md).
 import { Elysia, StatusMap } from "elysia";
+import { metrics } from "../observability/metrics.ts";
 import type { LogFields, Logger } from "./log.ts";
 
 // A caller's id is echoed into our logs and headers, so only a short, plain one is taken as is.
@@ -59,8 +61,10 @@ export function responseStatus(responseValue: unknown, status: number | keyof St
 async function logPreflight(request: Request, response: Response | Promise<Response>): Promise<Response> {
   const answer = await response;
   const trace = traces.get(request);
-  if (trace)
+  if (trace) {
+    metrics.request(request.method, "", answer.status, (performance.now() - trace.startedAt) / 1000);
     write(trace, { request_id: trace.id, method: request.method, route: null, status: answer.status, user_id: null });
+  }
   return answer;
 }
 
@@ -86,6 +90,8 @@ export function requestLog(log: Logger) {
       const trace = traces.get(request);
       if (!trace) return;
       const status = responseStatus(responseValue, set.status);
+      // Up to the response's start: for an event stream, its headers.
+      metrics.request(request.method, route, status, (performance.now() - trace.startedAt) / 1000);
       const user = (context as { user?: { id?: unknown } }).user;
       const fields = {
         request_id: trace.id,

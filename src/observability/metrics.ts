@@ -24,8 +24,11 @@ type IdempotencyConflict = "in_progress" | "different_request";
 export interface Metrics {
   /** A request was answered; `route` is the matched route's pattern, empty if none. */
   request(method: string, route: string, status: number, seconds: number): void;
-  /** Wraps a query (or transaction) sent to the PostgreSQL pool, to count what waits for a connection. */
-  poolQuery<T>(work: PromiseLike<T>): PromiseLike<T>;
+  /**
+   * A query (or transaction) was given to the PostgreSQL pool, to count what waits for a
+   * connection; call what it returns once it has settled.
+   */
+  poolQueryStarted(): () => void;
   queryDeadlineExceeded(): void;
   databaseUnavailable(): void;
   eventStreamOpened(): void;
@@ -42,7 +45,7 @@ export interface Metrics {
 const nothing = () => {};
 const off: Metrics = {
   request: nothing,
-  poolQuery: (work) => work,
+  poolQueryStarted: () => nothing,
   queryDeadlineExceeded: nothing,
   databaseUnavailable: nothing,
   eventStreamOpened: nothing,
@@ -163,7 +166,7 @@ export function enableMetrics({ version, poolMax, requestsInFlight }: MetricsOpt
 
   Object.assign(metrics, {
     request,
-    poolQuery: poolMax === undefined ? off.poolQuery : poolUse(poolMax, registers),
+    poolQueryStarted: poolMax === undefined ? off.poolQueryStarted : poolUse(poolMax, registers),
     queryDeadlineExceeded: () => deadline.inc(),
     databaseUnavailable: () => unavailable.inc(),
     eventStreamOpened: () => streams.inc(),
@@ -188,7 +191,7 @@ export function enableMetrics({ version, poolMax, requestsInFlight }: MetricsOpt
  * transactions) hold a connection, the next ones wait in line for the first that finishes, as in
  * Bun's pool. "idle" is the pool's room left: connections free to take (open or still to open).
  */
-function poolUse(max: number, registers: Registry[]): Metrics["poolQuery"] {
+function poolUse(max: number, registers: Registry[]): Metrics["poolQueryStarted"] {
   let used = 0;
   const waiting: { since: number; served: boolean }[] = [];
   new Gauge({
@@ -225,29 +228,17 @@ function poolUse(max: number, registers: Registry[]): Metrics["poolQuery"] {
     next.served = true;
     waited.observe((performance.now() - next.since) / 1000);
   };
-  return (work) => {
-    let done: () => void;
+  return () => {
     if (used < max) {
       used += 1;
-      done = release;
-    } else {
-      const place = { since: performance.now(), served: false };
-      waiting.push(place);
-      // A query that fails before it got a connection (the pool closed under it) leaves the line.
-      done = () => {
-        if (place.served) release();
-        else waiting.splice(waiting.indexOf(place), 1);
-      };
+      return release;
     }
-    return work.then(
-      (value) => {
-        done();
-        return value;
-      },
-      (error: unknown) => {
-        done();
-        throw error;
-      },
-    );
+    const place = { since: performance.now(), served: false };
+    waiting.push(place);
+    // A query that fails before it got a connection (the pool closed under it) leaves the line.
+    return () => {
+      if (place.served) release();
+      else waiting.splice(waiting.indexOf(place), 1);
+    };
   };
 }

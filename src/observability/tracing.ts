@@ -1,5 +1,5 @@
 // Traces, when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set: a server span per request
-// (src/http/observability.ts starts and ends it), a child span per SQL statement and per token
+// (src/http/tracing.ts starts and ends it), a child span per SQL statement and per token
 // verification, exported over OTLP/HTTP by OpenTelemetry's own SDK, as JSON: OTLP/HTTP receivers
 // take JSON as well as protobuf, and JSON needs no protobuf encoder in the binary (nor a decoder in
 // the test).
@@ -79,7 +79,7 @@ function samplerOf({ sampler, ratio }: TracingConfig): Sampler {
 let provider: TracerProvider | undefined;
 let requests: RequestTracer | undefined;
 
-/** The request side of tracing (src/http/observability.ts), once enabled. */
+/** The request side of tracing (src/http/tracing.ts), once enabled. */
 export function requestTracer(): RequestTracer | undefined {
   return requests;
 }
