@@ -3,21 +3,14 @@
 // that reads it). Served on a port of their own (metrics-server.ts), never on the API's.
 //
 // Other modules report through `metrics`, one call each. Until enableMetrics() it is an object of
-// empty functions: with METRICS_PORT unset no metric is made, no hook is registered and a report
-// costs one empty call. Labels take only values from fixed sets (a route's pattern, a method, a
+// empty functions: with METRICS_PORT unset no metric is made and a report costs one empty call. Labels take only values from fixed sets (a route's pattern, a method, a
 // status code): never a user id, task id, raw path or query string, so the series stay bounded
 // whatever the callers send.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { asMetric, DURATION_BUCKETS, RequestDurations } from "./request-durations.ts";
 
-/** OpenTelemetry's advice for http.server.request.duration (seconds). */
-const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 /** The event lag spans the 10 s keep-alive re-read that catches a lost notification. */
 const EVENT_LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30];
-
-// OpenTelemetry's http.request.method: the known methods, anything else is _OTHER.
-const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"]);
-/** The http_route of a request no route matched, or that was answered before routing (a 401, a 413). */
-const UNMATCHED_ROUTE = "unmatched";
 
 type IdempotencyConflict = "in_progress" | "different_request";
 
@@ -96,13 +89,8 @@ export function enableMetrics({ version, poolMax, requestsInFlight }: MetricsOpt
     registers,
   }).set({ version, bun_version: Bun.version }, 1);
 
-  const duration = new Histogram({
-    name: "http_server_request_duration_seconds",
-    help: "Time from a request's arrival to its response's start (an event stream's headers), by route pattern.",
-    labelNames: ["http_request_method", "http_route", "http_response_status_code"],
-    buckets: DURATION_BUCKETS,
-    registers,
-  });
+  const durations = new RequestDurations();
+  registry.registerMetric(asMetric(durations));
   new Gauge({
     name: "http_server_active_requests",
     help: "Requests being answered now, open event streams included.",
@@ -111,22 +99,6 @@ export function enableMetrics({ version, poolMax, requestsInFlight }: MetricsOpt
       this.set(requestsInFlight?.() ?? 0);
     },
   });
-  // prom-client hashes the label object on every observe(); the labelled child is kept instead.
-  const children = new Map<string, ReturnType<typeof duration.labels>>();
-  const request = (method: string, route: string, status: number, seconds: number) => {
-    const key = `${method} ${route} ${status}`;
-    let child = children.get(key);
-    if (!child) {
-      child = duration.labels({
-        http_request_method: KNOWN_METHODS.has(method) ? method : "_OTHER",
-        http_route: route || UNMATCHED_ROUTE,
-        http_response_status_code: status,
-      });
-      children.set(key, child);
-    }
-    child.observe(seconds);
-  };
-
   const counter = (name: string, help: string) => new Counter({ name, help, registers });
   const deadline = counter(
     "todo_api_db_query_deadline_exceeded_total",
@@ -165,7 +137,7 @@ export function enableMetrics({ version, poolMax, requestsInFlight }: MetricsOpt
   );
 
   Object.assign(metrics, {
-    request,
+    request: (method, route, status, seconds) => durations.observe(method, route, status, seconds),
     poolQueryStarted: poolMax === undefined ? off.poolQueryStarted : poolUse(poolMax, registers),
     queryDeadlineExceeded: () => deadline.inc(),
     databaseUnavailable: () => unavailable.inc(),
