@@ -41,8 +41,11 @@ export function logWhenStreamEnds(request: Request): (fields: LogFields) => void
   };
 }
 
+/** Since the request arrived: what its log line and its duration metric say. */
+const elapsedMs = (trace: Trace) => performance.now() - trace.startedAt;
+
 function write(trace: Trace, fields: LogFields & { status: number }, more: LogFields = {}) {
-  const line = { ...fields, duration_ms: Math.round((performance.now() - trace.startedAt) * 100) / 100, ...more };
+  const line = { ...fields, duration_ms: Math.round(elapsedMs(trace) * 100) / 100, ...more };
   if (fields.status >= 500) trace.log.error("request", line);
   else trace.log.info("request", line);
 }
@@ -62,7 +65,7 @@ async function logPreflight(request: Request, response: Response | Promise<Respo
   const answer = await response;
   const trace = traces.get(request);
   if (trace) {
-    metrics.request(request.method, "", answer.status, (performance.now() - trace.startedAt) / 1000);
+    metrics.request(request.method, "", answer.status, elapsedMs(trace) / 1000);
     write(trace, { request_id: trace.id, method: request.method, route: null, status: answer.status, user_id: null });
   }
   return answer;
@@ -91,7 +94,7 @@ export function requestLog(log: Logger) {
       if (!trace) return;
       const status = responseStatus(responseValue, set.status);
       // Up to the response's start: for an event stream, its headers.
-      metrics.request(request.method, route, status, (performance.now() - trace.startedAt) / 1000);
+      metrics.request(request.method, route, status, elapsedMs(trace) / 1000);
       const user = (context as { user?: { id?: unknown } }).user;
       const fields = {
         request_id: trace.id,

@@ -4,8 +4,6 @@
 // cost a request (bench/notes/2026-12-06.md). Here a request finds its series with one Map lookup
 // and counts into an array; prom-client's registry formats what get() returns as it formats its
 // own histograms, at scrape time.
-import type { Metric } from "prom-client";
-
 /** OpenTelemetry's advice for http.server.request.duration (seconds). */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
@@ -87,6 +85,3 @@ export class RequestDurations {
     this.#series.clear();
   }
 }
-
-/** The registry takes any object shaped as its metrics are; its type names only its own classes. */
-export const asMetric = (durations: RequestDurations) => durations as unknown as Metric;
