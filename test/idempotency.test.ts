@@ -16,6 +16,7 @@ import { IDEMPOTENCY_KEEP_HOURS, IDEMPOTENCY_KEYS_PER_USER } from "../src/rules.
 import {
   driver,
   freshDatabase,
+  queryRows,
   type SendOptions,
   send,
   TEST_SECRET,
@@ -437,11 +438,11 @@ describe(`Idempotency-Key (${driver})`, () => {
     const created = await send<Task>(ctx.app, { method: "POST", path: "/api/tasks", token, body });
     expect(created.status).toBe(201);
     const size = async () => {
-      const result = await ctx.db.execute(sql`select pg_total_relation_size('idempotency_keys')::float8 as bytes`);
-      const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as {
-        bytes: number;
-      }[];
-      return rows[0]!.bytes;
+      const [row] = await queryRows<{ bytes: number }>(
+        ctx.db,
+        sql`select pg_total_relation_size('idempotency_keys')::float8 as bytes`,
+      );
+      return row!.bytes;
     };
     const before = await size();
     const n = 100;

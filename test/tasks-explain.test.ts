@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type SQL, sql } from "drizzle-orm";
 import type { TaskListQuery } from "../src/modules/tasks/model.ts";
 import { listQuery } from "../src/modules/tasks/service.ts";
-import { driver, freshDatabase, type TestDatabase } from "./helpers.ts";
+import { driver, freshDatabase, queryRows, type TestDatabase } from "./helpers.ts";
 
 let database: TestDatabase;
 
@@ -35,11 +35,10 @@ afterAll(() => database.close());
 
 async function plan(query: TaskListQuery): Promise<string> {
   const { sql: text, params } = listQuery(database.db, "big", query);
-  const result = await database.db.execute(sql.raw(`explain (costs off) ${inline(text, params)}`));
-  const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as Record<
-    string,
-    string
-  >[];
+  const rows = await queryRows<Record<string, string>>(
+    database.db,
+    sql.raw(`explain (costs off) ${inline(text, params)}`),
+  );
   return rows.map((row) => row["QUERY PLAN"]).join("\n");
 }
 

@@ -4,7 +4,7 @@ import { expect } from "bun:test";
 import { sql } from "drizzle-orm";
 import type { Database } from "../src/db/client.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
-import { send, type TestApp } from "./helpers.ts";
+import { queryRows, send, type TestApp } from "./helpers.ts";
 
 /** Creates a task through the API and returns it. */
 export async function createTask(
@@ -24,14 +24,12 @@ export async function createTask(
 
 /** A digest of every row of every table, computed in the database. */
 export async function fingerprint(db: Database): Promise<string> {
-  const result = await db.execute(sql`
-    select (select md5(coalesce(string_agg(t::text, ',' order by t.id), '')) from tasks t)
-        || (select md5(coalesce(string_agg(u::text, ',' order by u.id), '')) from users u) as digest`);
-  // Bun.SQL answers rows, PGlite an object holding them.
-  const rows = (Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows) as {
-    digest: string;
-  }[];
-  return rows[0]!.digest;
+  const [row] = await queryRows<{ digest: string }>(
+    db,
+    sql`select (select md5(coalesce(string_agg(t::text, ',' order by t.id), '')) from tasks t)
+        || (select md5(coalesce(string_agg(u::text, ',' order by u.id), '')) from users u) as digest`,
+  );
+  return row!.digest;
 }
 
 /** Runs `act` and checks that the database is the same afterwards; returns its answer. */

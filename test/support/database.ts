@@ -3,7 +3,8 @@
 // (TEST_DATABASE_URL set): a new database per file, dropped afterwards, so files and concurrent
 // runs never see each other's rows.
 import { SQL } from "bun";
-import { type DatabaseHandle, openEmbedded, openPostgres } from "../../src/db/client.ts";
+import type { SQL as Query } from "drizzle-orm";
+import { type Database, type DatabaseHandle, openEmbedded, openPostgres } from "../../src/db/client.ts";
 import { directUrl, pooler, postgresUrl } from "./target.ts";
 
 const state = globalThis as { pgliteTemplate?: Promise<Blob> };
@@ -56,4 +57,10 @@ export async function freshDatabase({ migrated = true } = {}): Promise<TestDatab
       await admin.close();
     },
   };
+}
+
+/** The rows of a raw statement: Bun.SQL answers an array of them, PGlite an object holding them. */
+export async function queryRows<T>(db: Database, query: Query): Promise<T[]> {
+  const result = await db.execute(query);
+  return (Array.isArray(result) ? result : (result as unknown as { rows: T[] }).rows) as T[];
 }
