@@ -11,6 +11,7 @@ import { createRateLimiter } from "../src/http/rate-limit.ts";
 import {
   driver,
   freshDatabase,
+  recountTasks,
   send,
   TEST_SECRET,
   type TestDatabase,
@@ -115,6 +116,7 @@ inProcess(`page size cap (${driver})`, () => {
     await database.db
       .insert(tasks)
       .values(Array.from({ length: 501 }, (_, i) => ({ userId: "many-tasks", title: `task ${i}` })));
+    await recountTasks(database.db);
 
     const byDefault = await send(app, { path: "/api/tasks", token });
     expect((byDefault.body as unknown[]).length).toBe(100);

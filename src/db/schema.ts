@@ -15,6 +15,9 @@ import {
 } from "drizzle-orm/pg-core";
 import { DESCRIPTION_MAX, IDEMPOTENCY_KEY_MAX, PRIORITIES, TITLE_MAX } from "../rules.ts";
 
+/** Buckets of a user's task counts: not completed or completed, times each priority or none. */
+export const TASK_BUCKETS = 2 * (PRIORITIES.length + 1);
+
 // withTimezone: drizzle's bun-sql driver shifts and truncates plain `timestamp` values
 // (drizzle-orm #4311, #5062); `timestamptz` round-trips on both drivers (test/db.test.ts).
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: "date", precision: 3 });
@@ -41,6 +44,12 @@ export const users = pgTable("users", {
   // The user's clock: each write moves it to greatest(now(), changed_at + 1 ms) with change_seq and
   // stamps the task's updated_at with it, so updated_at order is version order (see tasks' indexes).
   changedAt: timestamptz("changed_at").notNull().defaultNow(),
+  // How many of the user's tasks lie in each bucket of completed × priority (src/modules/tasks/counts.ts),
+  // moved by every write of a task, so a list's X-Total-Count is read here, not counted.
+  taskCounts: integer("task_counts")
+    .array()
+    .notNull()
+    .default(sql.raw(`'{${Array(TASK_BUCKETS).fill(0).join(",")}}'`)),
 });
 
 // High first when sorting "desc"; tasks without a priority sort last either way.

@@ -3,8 +3,9 @@
 // (TEST_DATABASE_URL set): a new database per file, dropped afterwards, so files and concurrent
 // runs never see each other's rows.
 import { SQL } from "bun";
-import type { SQL as Query } from "drizzle-orm";
+import { type SQL as Query, sql } from "drizzle-orm";
 import { type Database, type DatabaseHandle, openEmbedded, openPostgres } from "../../src/db/client.ts";
+import { RECOUNT_SQL } from "../../src/modules/tasks/counts.ts";
 import { directUrl, pooler, postgresUrl } from "./target.ts";
 
 const state = globalThis as { pgliteTemplate?: Promise<Blob> };
@@ -63,4 +64,9 @@ export async function freshDatabase({ migrated = true } = {}): Promise<TestDatab
 export async function queryRows<T>(db: Database, query: Query): Promise<T[]> {
   const result = await db.execute(query);
   return (Array.isArray(result) ? result : (result as unknown as { rows: T[] }).rows) as T[];
+}
+
+/** Tasks inserted around the service are not in their users' counts, which lists read: counts them. */
+export async function recountTasks(db: Database): Promise<void> {
+  await db.execute(sql.raw(RECOUNT_SQL));
 }

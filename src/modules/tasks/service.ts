@@ -9,6 +9,7 @@ import { preparedFor, preparedSql, rows } from "../../db/prepared.ts";
 import { priorityRank, tasks, taskTombstones, users } from "../../db/schema.ts";
 import { HttpError } from "../../http/errors.ts";
 import { LIST_LIMIT_DEFAULT } from "../../rules.ts";
+import { bucket, counted, matchingCount, moved } from "./counts.ts";
 import { taskEtag } from "./etag.ts";
 import {
   createValues,
@@ -117,6 +118,13 @@ function listWhere({ status, byPriority, byText }: ListShape) {
   );
 }
 
+// The list's total: from the user's counts (counts.ts), or counted when `q` filters by text.
+function listTotal(shape: ListShape, where: SQL | undefined): SQL {
+  if (shape.byText) return sql`(select count(*)::int from ${tasks} where ${where})`;
+  const count = matchingCount(shape.status, shape.byPriority ? sql`${placeholder("priority")}` : undefined);
+  return sql`coalesce((select ${count} from ${users} where ${users.id} = ${placeholder("userId")}), 0)`;
+}
+
 // The user's state, read in the list's own statement so the list's ETag names exactly that snapshot.
 const userState = sql<string>`(select ${users.generation} || '.' || ${users.changeSeq} from ${users}
   where ${users.id} = ${placeholder("userId")})`;
@@ -128,7 +136,7 @@ const listPage = preparedFor((db, shape: ListShape) => {
   return db
     .select({
       ...taskColumns,
-      total: sql<number>`(select count(*)::int from ${tasks} where ${where})`.as("total"),
+      total: sql<number>`${listTotal(shape, where)}`.as("total"),
       state: userState.as("state"),
     })
     .from(tasks)
@@ -164,7 +172,7 @@ const reversedListPage = preparedFor((db, shape: ListShape) => {
   return preparedSql(
     db,
     "list_tasks_reversed",
-    sql`select ${taskSelection}, (select count(*)::int from ${tasks} where ${where}) as total, ${userState} as state
+    sql`select ${taskSelection}, ${listTotal(shape, where)} as total, ${userState} as state
       from (${branch(true)} union all ${branch(false)}) as ${tasks}
       order by ${sql.join(orderBy(shape.sort, shape.order), sql`, `)}
       limit ${placeholder("limit")} offset ${placeholder("offset")}`,
@@ -174,11 +182,7 @@ const reversedListPage = preparedFor((db, shape: ListShape) => {
 // An empty page has no row to carry the count and the state.
 const listCount = preparedFor(
   (db, shape: ListShape) =>
-    db
-      .select({ total: sql<number>`count(*)::int`.as("total"), state: userState.as("state") })
-      .from(tasks)
-      .where(listWhere(shape))
-      .prepare("count_tasks"),
+    preparedSql(db, "count_tasks", sql`select ${listTotal(shape, listWhere(shape))} as total, ${userState} as state`),
   listShapeId,
 );
 
@@ -268,15 +272,30 @@ const expectedValue = (expected: Expected) => expected?.join(",");
 const tick = sql`change_seq = ${users.changeSeq} + 1,
   changed_at = greatest(now(), ${users.changedAt} + interval '1 millisecond')`;
 
+/** A write's completed and priority, as SQL over the task's row before it; none for a delete. */
+interface Outcome {
+  completed: SQL | typeof tasks.completed;
+  priority: SQL | typeof tasks.priority;
+}
+const given = (name: string, type: "boolean" | "text") => sql`${placeholder(name)}::${sql.raw(type)}`;
+
 /**
  * The user's next change number `n` and time `at`, taken under the user's row lock (held until
  * commit: see feed.ts), and only when the write will find its task, so a 404, 403 or 412 leaves
- * the counter alone.
+ * the counter alone. The task moves between the user's counts in the same UPDATE; its bucket before
+ * the write is read FOR NO KEY UPDATE after the user's row is locked (`owner`): the newest row
+ * whatever the statement's snapshot (counts.ts), and locks taken user first, then task, as a keyed
+ * write takes them (idempotency/service.ts), so the two never wait on each other in a circle.
  */
-const nextNumber = (conditional: boolean) =>
-  sql`update ${users} set ${tick}
-      where ${users.id} = ${placeholder("userId")} and exists (select from ${tasks} where ${target(conditional)})
-      returning change_seq as n, changed_at as at`;
+const nextNumber = (conditional: boolean, outcome: Outcome | undefined) =>
+  sql`with owner as (select from ${users} where ${users.id} = ${placeholder("userId")} for no key update),
+    old as (select ${bucket(tasks.completed, tasks.priority)} as left_bucket,
+        ${outcome ? bucket(outcome.completed, outcome.priority) : sql`null::int`} as entered_bucket
+      from ${tasks} where ${target(conditional)} and exists (select from owner) for no key update of ${tasks})
+    update ${users} set ${tick},
+      task_counts = ${moved(counted, sql`old.left_bucket`, outcome ? sql`old.entered_bucket` : undefined)}
+    from old where ${users.id} = ${placeholder("userId")}
+    returning change_seq as n, changed_at as at`;
 const numbered = (db: Database, body: SQL) => db.$with("seq", { n: sql<number>`n` }).as(body);
 
 /** Each field's column set to the placeholder named for the field. */
@@ -290,11 +309,17 @@ const byColumn = (fields: readonly WritableField[]) =>
 // while its id is in the registry's cache is made again, with the token's email and name,
 // instead of failing the foreign key (src/auth/users.ts).
 const insertTask = preparedFor((db, _: undefined) => {
+  // The new user's counts hold the task; an existing user's add the proposed row's (`excluded`).
+  const entered = bucket(given("completed", "boolean"), given("priority", "text"));
   const seq = numbered(
     db,
-    sql`insert into ${users} (id, email, name, change_seq)
-        values (${placeholder("userId")}, ${placeholder("email")}, ${placeholder("name")}, 1)
-        on conflict (id) do update set ${tick} returning change_seq as n, changed_at as at`,
+    sql`insert into ${users} (id, email, name, change_seq, task_counts)
+        select ${placeholder("userId")}::text, ${placeholder("email")}::text, ${placeholder("name")}::text, 1,
+          ${moved(() => sql`0`, undefined, sql`entered.bucket`)}
+        from (select ${entered} as bucket) as entered
+        on conflict (id) do update set ${tick},
+          task_counts = ${moved((k) => sql`${counted(k)} + excluded.task_counts[${k}]`, undefined, undefined)}
+        returning change_seq as n, changed_at as at`,
   );
   return db
     .with(seq)
@@ -324,7 +349,13 @@ interface UpdateShape {
 // One statement per set of fields written (at most 2^5), so a field not given is never touched.
 const updateFields = preparedFor(
   (db, { fields, conditional }: UpdateShape) => {
-    const seq = numbered(db, nextNumber(conditional));
+    const seq = numbered(
+      db,
+      nextNumber(conditional, {
+        completed: fields.includes("completed") ? given("completed", "boolean") : tasks.completed,
+        priority: fields.includes("priority") ? given("priority", "text") : tasks.priority,
+      }),
+    );
     return db
       .with(seq)
       .update(tasks)
@@ -367,7 +398,8 @@ export async function updateTask(
 
 const setCompleted = preparedFor(
   (db, { toggle, conditional }: { toggle: boolean; conditional: boolean }) => {
-    const seq = numbered(db, nextNumber(conditional));
+    const completed = toggle ? sql`not ${tasks.completed}` : given("completed", "boolean");
+    const seq = numbered(db, nextNumber(conditional, { completed, priority: tasks.priority }));
     return db
       .with(seq)
       .update(tasks)
@@ -408,7 +440,7 @@ const deleteById = preparedFor(
     preparedSql(
       db,
       "delete_task",
-      sql`with seq as (${nextNumber(conditional)}),
+      sql`with seq as (${nextNumber(conditional, undefined)}),
         gone as (delete from ${tasks} using seq where ${target(conditional)} returning ${tasks.id} as id, seq.n)
         insert into ${taskTombstones} (user_id, task_id, seq)
         select ${placeholder("userId")}, id, n from gone returning task_id`,
