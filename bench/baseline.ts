@@ -87,7 +87,8 @@ async function list(userId: string, query: URLSearchParams): Promise<Response> {
   ) {
     return json(400, { detail: "Invalid query parameter" });
   }
-  // As the service does it: one round trip, the count an uncorrelated subquery riding on the rows.
+  // One round trip, the count an uncorrelated subquery riding on the rows: what a hand-written server does (the
+  // service reads its kept counts instead, src/modules/tasks/counts.ts).
   const completed = status === "completed";
   const rows: (Task & { total: number })[] =
     status === "all"

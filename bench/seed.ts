@@ -3,6 +3,7 @@
 import { SQL } from "bun";
 import { mintToken } from "../src/auth/dev-token.ts";
 import { migratePostgres } from "../src/db/migrate.ts";
+import { RECOUNT_SQL } from "../src/modules/tasks/counts.ts";
 
 const USERS = 200;
 const TASKS_PER_USER = 50;
@@ -96,9 +97,11 @@ export async function insertTasks(db: SQL, userFilter: string, count: number): P
 
 /**
  * Rows written around the service take change numbers as drizzle/0004_change_feed_backfill.sql
- * gives them, so the data looks like the service wrote it (ETags, the feed, sort=updated).
+ * gives them, and their users' counts, so the data looks like the service wrote it (ETags, the
+ * feed, sort=updated, X-Total-Count).
  */
 export async function numberChanges(db: SQL): Promise<void> {
+  await db.unsafe(RECOUNT_SQL);
   await db.unsafe(`
     update tasks set version = v.n from (select id, row_number()
       over (partition by user_id order by updated_at, created_at, id) as n from tasks) as v where tasks.id = v.id;
