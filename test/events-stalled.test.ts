@@ -36,32 +36,48 @@ async function service(host: "127.0.0.1" | "::"): Promise<RunningProcess> {
 }
 
 interface Curl {
-  proc: Subprocess<"ignore", "pipe", "ignore">;
+  proc: Subprocess<"ignore", "pipe", "pipe">;
   /** What curl printed so far: the response's status line and headers, then the stream. */
   output(): string;
+  /** The local port its connection came from. */
+  port: number;
 }
 
-/** `curl -N` reading the stream; resolves once its 200 and first comment have arrived. */
-async function curl(base: string, token: string, localPort?: number): Promise<Curl> {
-  const args = ["curl", "-sSiN", "-H", `Authorization: Bearer ${token}`, `${base}/api/tasks/events`];
-  if (localPort !== undefined) args.push("--local-port", String(localPort));
-  const proc = Bun.spawn(args, { stdin: "ignore", stdout: "pipe", stderr: "ignore" });
-  cleanups.push(() => {
-    proc.kill("SIGKILL");
-    return proc.exited;
-  });
-  let text = "";
-  void (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of proc.stdout) text += decoder.decode(chunk, { stream: true });
-  })();
-  const deadline = Date.now() + 10_000;
-  while (!text.includes(": connected")) {
-    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`curl did not stream:\n${text}`);
-    await Bun.sleep(20);
+// curl's exit code when it cannot bind its --local-port.
+const CURL_LOCAL_PORT_TAKEN = 45;
+
+/**
+ * `curl -N` reading the stream; resolves once its 200 and first comment have arrived. With
+ * `fixedPort`, from a local port of its own: a port freePort() found free can be taken by another
+ * process's outgoing connection before curl binds it, and then another is tried.
+ */
+async function curl(base: string, token: string, fixedPort = false): Promise<Curl> {
+  for (let attempt = 1; ; attempt++) {
+    const port = fixedPort ? freePort() : 0;
+    const args = ["curl", "-sSiN", "-H", `Authorization: Bearer ${token}`, `${base}/api/tasks/events`];
+    if (fixedPort) args.push("--local-port", String(port));
+    const proc = Bun.spawn(args, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    cleanups.push(() => {
+      proc.kill("SIGKILL");
+      return proc.exited;
+    });
+    let text = "";
+    void (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of proc.stdout) text += decoder.decode(chunk, { stream: true });
+    })();
+    // A loaded machine (CI runs this beside the SIGSTOP scenario's service and curls) can be slow.
+    const deadline = Date.now() + 20_000;
+    while (!text.includes(": connected") && proc.exitCode === null && Date.now() < deadline) await Bun.sleep(20);
+    if (proc.exitCode === CURL_LOCAL_PORT_TAKEN && fixedPort && attempt < 5) continue;
+    if (!text.includes(": connected")) {
+      if (proc.exitCode === null) proc.kill("SIGKILL");
+      const stderr = await new Response(proc.stderr).text();
+      throw new Error(`curl did not stream (exit ${await proc.exited}, attempt ${attempt}):\n${text}\n${stderr}`);
+    }
+    expect(text).toStartWith("HTTP/1.1 200");
+    return { proc, output: () => text, port };
   }
-  expect(text).toStartWith("HTTP/1.1 200");
-  return { proc, output: () => text };
 }
 
 const stream = (base: string, token: string) => openStream(fetch, `${base}/api/tasks/events`, { token });
@@ -157,8 +173,9 @@ describe(`stalled event-stream readers (${driver})`, () => {
       const servicePort = new URL(svc.url).port;
       const vanishing = await tokenFor("vanishing-readers");
       const other = await tokenFor("staying-readers");
-      const ports = Array.from({ length: 10 }, () => freePort());
-      await Promise.all(ports.map((port) => curl(svc.url, vanishing, port)));
+      const ports = (await Promise.all(Array.from({ length: 10 }, () => curl(svc.url, vanishing, true)))).map(
+        (c) => c.port,
+      );
       const healthy = await Promise.all(Array.from({ length: 2 }, () => curl(svc.url, other)));
       const fetched = await stream(svc.url, other);
       expect((await stream(svc.url, vanishing)).status).toBe(429);
