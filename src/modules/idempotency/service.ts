@@ -13,7 +13,7 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import { inBatches, type Job } from "../../db/housekeeping.ts";
 import { preparedSql, rows } from "../../db/prepared.ts";
-import { idempotencyKeys, users } from "../../db/schema.ts";
+import { idempotencyKeys } from "../../db/schema.ts";
 import { IDEMPOTENCY_KEEP_HOURS, IDEMPOTENCY_KEYS_PER_USER } from "../../rules.ts";
 
 export interface KeptAnswer {
@@ -31,20 +31,23 @@ type Claim =
   | { outcome: "other request" };
 
 const placeholder = sql.placeholder;
+// The first key of the advisory lock that makes one user's keyed writes take turns (keptAnswer).
+const USER_KEYED_WRITES = sql.raw("1");
 
 // A 64-bit lock id for the user and key; "\n" is in neither (no control character in a `sub`, only
 // printable ASCII in a key), so two different pairs never make the same text.
 const keyLock = sql`pg_try_advisory_xact_lock(hashtextextended(${placeholder("userId")}::text || E'\\n' || ${placeholder("key")}::text, 0))`;
 
-// The user's row is locked until the transaction ends, so that the count of the user's keys made
-// when the answer is kept (a later statement, hence a later snapshot) sees every other keyed write
-// of theirs that committed first, and none commits meanwhile: the bound is exact under concurrency.
-// Every write of a task takes that lock anyway (tasks/service.ts), in the same order after this.
-// `locked` is read only so that the locking CTE runs (an unreferenced one would not).
+// The user's keyed writes take turns, on a transaction-level advisory lock of the user's, so that
+// the count of the user's keys made when the answer is kept (a later statement, hence a later
+// snapshot) sees every other keyed write of theirs that committed first, and none commits
+// meanwhile: the bound is exact under concurrency. Not the user's row: a write locks its task
+// before that row (tasks/service.ts), and a keyed write holding the row while it waited for the
+// task could wait in a circle with a write holding the task. The two-key form is a lock space of
+// its own, apart from the keys' one-key locks.
 const keptAnswer = sql`
-  with owner as (select ${users.id} from ${users} where ${users.id} = ${placeholder("userId")} for no key update)
-  select (select count(*) from owner)::int as locked, k.fingerprint, k.status, k.body, k.location, k.etag
-  from (select 1) as one
+  select k.fingerprint, k.status, k.body, k.location, k.etag
+  from (select pg_advisory_xact_lock(${USER_KEYED_WRITES}, hashtext(${placeholder("userId")}::text))) as turn
     left join ${idempotencyKeys} as k on k.user_id = ${placeholder("userId")} and k.key = ${placeholder("key")}
       and k.expires_at > now()`;
 

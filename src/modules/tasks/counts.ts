@@ -6,10 +6,10 @@
 // text search (`q`) is still counted: no bucket holds it.
 //
 // The bucket a task leaves must be its newest committed state. The statement's snapshot can be
-// older: it was taken before it waited for the user's row lock, behind another write of the user's.
-// So a write first locks the user's row, then reads the task FOR UPDATE, which in READ COMMITTED
-// returns the newest version of a row whatever the snapshot; a plain read there could return the
-// task as it was before the write it waited for, and the counts would drift.
+// older: it was taken before the statement waited behind another write of the task. So a write
+// reads the task FOR NO KEY UPDATE, which in READ COMMITTED returns the newest version of a row
+// whatever the snapshot; a plain read there returned the task as it was before the write it waited
+// for, and the counts drifted (test/tasks-counts.test.ts).
 import { type SQL, sql } from "drizzle-orm";
 import { type AnyPgColumn, PgDialect } from "drizzle-orm/pg-core";
 import { TASK_BUCKETS, users } from "../../db/schema.ts";
