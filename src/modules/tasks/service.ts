@@ -283,8 +283,7 @@ const given = (name: string, type: "boolean" | "text") => sql`${placeholder(name
  * The user's next change number `n` and time `at`, taken under the user's row lock (held until
  * commit: see feed.ts), and only when the write will find its task, so a 404, 403 or 412 leaves
  * the counter alone. The task moves between the user's counts in the same UPDATE. Its bucket before
- * the write is read FOR NO KEY UPDATE (`old`, which the WHERE runs before the user's row is
- * locked): the newest row whatever the statement's snapshot (counts.ts). So every write locks its
+ * the write is read FOR NO KEY UPDATE (`old`, joined before the user's row is locked): the newest row whatever the statement's snapshot (counts.ts). So every write locks its
  * task, then its user's row; a keyed write's earlier turn is an advisory lock, not that row
  * (idempotency/service.ts), so no two writes wait on each other in a circle.
  */
@@ -293,12 +292,8 @@ const nextNumber = (conditional: boolean, outcome: Outcome | undefined) =>
         ${outcome ? bucket(outcome.completed, outcome.priority) : sql`null::int`} as entered_bucket
       from ${tasks} where ${target(conditional)} for no key update)
     update ${users} set ${tick},
-      task_counts = ${moved(
-        counted,
-        sql`(select left_bucket from old)`,
-        outcome ? sql`(select entered_bucket from old)` : undefined,
-      )}
-    where ${users.id} = ${placeholder("userId")} and exists (select from old)
+      task_counts = ${moved(counted, sql`old.left_bucket`, outcome ? sql`old.entered_bucket` : undefined)}
+    from old where ${users.id} = ${placeholder("userId")}
     returning change_seq as n, changed_at as at`;
 const numbered = (db: Database, body: SQL) => db.$with("seq", { n: sql<number>`n` }).as(body);
 
