@@ -30,23 +30,32 @@ const rank = (priority: Value) =>
 export const bucket = (completed: Value, priority: Value): SQL =>
   sql`(1 + ${literal(PER_STATUS)} * (${completed})::int + ${rank(priority)})`;
 
+/** The user's row's counts as they stand, element k. */
+const counted = (k: SQL) => sql`${users.taskCounts}[${k}]`;
+
 /**
- * The counts array with one task moved out of bucket `from` and into bucket `to` (either absent for
- * a create or a delete), element by element from `base(k)`: one expression, so a task that stays in
- * its bucket adds and takes away the same one.
+ * The SET assignments that move one task out of bucket `from` and into bucket `to` (either absent:
+ * a create, a delete). Only those elements are written. When both name one bucket, both
+ * assignments write it, each computed from the old value with 0 moved, so it keeps its value.
  */
-export function moved(base: (k: SQL) => SQL, from: SQL | undefined, to: SQL | undefined): SQL {
-  const elements = Array.from({ length: TASK_BUCKETS }, (_, i) => {
-    const k = literal(i + 1);
-    const into = to ? sql` + (${to} = ${k})::int` : sql``;
-    const out = from ? sql` - (${from} = ${k})::int` : sql``;
-    return sql`${base(k)}${into}${out}`;
-  });
-  return sql`array[${sql.join(elements, sql`, `)}]`;
+export function moved(from: SQL | undefined, to: SQL | undefined): SQL {
+  const moves = from && to ? sql`(${from} <> ${to})::int` : sql`1`;
+  const changes = [
+    from && sql`task_counts[${from}] = ${counted(from)} - ${moves}`,
+    to && sql`task_counts[${to}] = ${counted(to)} + ${moves}`,
+  ];
+  return sql.join(
+    changes.filter((change) => change !== undefined),
+    sql`, `,
+  );
 }
 
-/** The user's row's counts as they stand, element k. */
-export const counted = (k: SQL) => sql`${users.taskCounts}[${k}]`;
+/** The bucket of a new task, as `bucket` computes it in SQL, and a user's counts holding only it. */
+export function newTaskBucket(completed: boolean, priority: string | null): { bucket: number; counts: string } {
+  const rank = priority === null ? PER_STATUS - 1 : PRIORITIES.indexOf(priority as (typeof PRIORITIES)[number]);
+  const k = 1 + PER_STATUS * Number(completed) + rank;
+  return { bucket: k, counts: `{${Array.from({ length: TASK_BUCKETS }, (_, i) => Number(i + 1 === k)).join(",")}}` };
+}
 
 /** The tasks of the user's row that a list without `q` matches, from its counts. */
 export function matchingCount(status: NonNullable<TaskListQuery["status"]>, priority: SQL | undefined): SQL {

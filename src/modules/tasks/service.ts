@@ -9,7 +9,7 @@ import { preparedFor, preparedSql, rows } from "../../db/prepared.ts";
 import { priorityRank, tasks, taskTombstones, users } from "../../db/schema.ts";
 import { HttpError } from "../../http/errors.ts";
 import { LIST_LIMIT_DEFAULT } from "../../rules.ts";
-import { bucket, counted, matchingCount, moved } from "./counts.ts";
+import { bucket, matchingCount, moved, newTaskBucket } from "./counts.ts";
 import { taskEtag } from "./etag.ts";
 import {
   createValues,
@@ -292,7 +292,7 @@ const nextNumber = (conditional: boolean, outcome: Outcome | undefined) =>
         ${outcome ? bucket(outcome.completed, outcome.priority) : sql`null::int`} as entered_bucket
       from ${tasks} where ${target(conditional)} for no key update)
     update ${users} set ${tick},
-      task_counts = ${moved(counted, sql`old.left_bucket`, outcome ? sql`old.entered_bucket` : undefined)}
+      ${moved(sql`old.left_bucket`, outcome ? sql`old.entered_bucket` : undefined)}
     from old where ${users.id} = ${placeholder("userId")}
     returning change_seq as n, changed_at as at`;
 const numbered = (db: Database, body: SQL) => db.$with("seq", { n: sql<number>`n` }).as(body);
@@ -308,16 +308,12 @@ const byColumn = (fields: readonly WritableField[]) =>
 // while its id is in the registry's cache is made again, with the token's email and name,
 // instead of failing the foreign key (src/auth/users.ts).
 const insertTask = preparedFor((db, _: undefined) => {
-  // The new user's counts hold the task; an existing user's add the proposed row's (`excluded`).
-  const entered = bucket(given("completed", "boolean"), given("priority", "text"));
+  // The new user's counts hold the task; an existing user's take it into its bucket.
   const seq = numbered(
     db,
     sql`insert into ${users} (id, email, name, change_seq, task_counts)
-        select ${placeholder("userId")}::text, ${placeholder("email")}::text, ${placeholder("name")}::text, 1,
-          ${moved(() => sql`0`, undefined, sql`entered.bucket`)}
-        from (select ${entered} as bucket) as entered
-        on conflict (id) do update set ${tick},
-          task_counts = ${moved((k) => sql`${counted(k)} + excluded.task_counts[${k}]`, undefined, undefined)}
+        values (${placeholder("userId")}, ${placeholder("email")}, ${placeholder("name")}, 1, ${placeholder("counts")}::int[])
+        on conflict (id) do update set ${tick}, ${moved(undefined, sql`${placeholder("bucket")}::int`)}
         returning change_seq as n, changed_at as at`,
   );
   return db
@@ -335,7 +331,9 @@ const insertTask = preparedFor((db, _: undefined) => {
 });
 
 export async function createTask(db: Database, owner: UserIdentity, input: TaskCreate): Promise<VersionedTask> {
-  const values = { ...createValues(input), userId: owner.id, email: owner.email, name: owner.name };
+  const stored = createValues(input);
+  const entered = newTaskBucket(stored.completed as boolean, stored.priority as string | null);
+  const values = { ...stored, ...entered, userId: owner.id, email: owner.email, name: owner.name };
   const [row] = await rows<VersionedRow>(insertTask(db, undefined), values);
   return versioned(row!);
 }
