@@ -1,9 +1,9 @@
-// A list's X-Total-Count without counting the user's tasks. Counting read every matching index entry,
-// so a user with 100,000 tasks waited 9 times longer than one with 50 for the same page
-// (bench/notes/). Instead the user's row keeps how many of their tasks lie in each bucket (not
-// completed or completed, times each priority or none), and the statement that writes a task moves
-// it between buckets in the UPDATE of that row it makes anyway, under the same lock. A count of a
-// text search (`q`) is still counted: no bucket holds it.
+// A list's X-Total-Count without counting the user's tasks. Counting read every matching index
+// entry, so a list's time grew with the user's tasks (bench/notes/2026-12-06.md, E). Instead the
+// user's row keeps how many of their tasks lie in each bucket (not completed or completed, times
+// each priority or none), and the statement that writes a task moves it between buckets in the
+// UPDATE of that row it makes anyway, under the same lock. A count of a text search (`q`) is still
+// counted: no bucket holds it.
 //
 // The bucket a task leaves must be its newest committed state. The statement's snapshot can be
 // older: it was taken before the statement waited behind another write of the task. So a write
@@ -50,7 +50,10 @@ export function moved(from: SQL | undefined, to: SQL | undefined): SQL {
   );
 }
 
-/** The bucket of a new task, as `bucket` computes it in SQL, and a user's counts holding only it. */
+/**
+ * The bucket of a new task, as `bucket` computes it in SQL (a create names it, so its statement
+ * builds no array), and a user's counts holding only it.
+ */
 export function newTaskBucket(completed: boolean, priority: string | null): { bucket: number; counts: string } {
   const rank = priority === null ? PER_STATUS - 1 : PRIORITIES.indexOf(priority as (typeof PRIORITIES)[number]);
   const k = 1 + PER_STATUS * Number(completed) + rank;

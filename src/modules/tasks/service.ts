@@ -282,9 +282,10 @@ const given = (name: string, type: "boolean" | "text") => sql`${placeholder(name
 /**
  * The user's next change number `n` and time `at`, taken under the user's row lock (held until
  * commit: see feed.ts), and only when the write will find its task, so a 404, 403 or 412 leaves
- * the counter alone. The task moves between the user's counts in the same UPDATE. Its bucket before
- * the write is read FOR NO KEY UPDATE (`old`, joined before the user's row is locked): the newest row whatever the statement's snapshot (counts.ts). So every write locks its
- * task, then its user's row; a keyed write's earlier turn is an advisory lock, not that row
+ * the counter alone. The task moves between the user's counts in the same UPDATE. Its bucket
+ * before the write is read FOR NO KEY UPDATE (`old`, joined before the user's row is locked): the
+ * newest row whatever the statement's snapshot (counts.ts). So every write locks its task, then its
+ * user's row; a keyed write's earlier turn is an advisory lock, not that row
  * (idempotency/service.ts), so no two writes wait on each other in a circle.
  */
 const nextNumber = (conditional: boolean, outcome: Outcome | undefined) =>
