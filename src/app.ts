@@ -9,7 +9,7 @@ import { cachedUserUpsert } from "./auth/users.ts";
 import type { TokenVerifier } from "./auth/verify.ts";
 import type { Config } from "./config.ts";
 import type { DatabaseHandle } from "./db/client.ts";
-import { startHousekeeping } from "./db/housekeeping.ts";
+import { embeddedVacuumJob, startHousekeeping } from "./db/housekeeping.ts";
 import { jsonBodies } from "./http/body.ts";
 import { errorHandler } from "./http/errors.ts";
 import "./http/typebox-format-patch.ts";
@@ -56,9 +56,9 @@ export function createApp({ config, database, verifyToken, log, events }: AppDep
   const app = new Elysia({ handler: { standardHostname: false } })
     // Only a listening service tidies the database; an app a test drives through handle() does not.
     .onStart(() => {
-      housekeeping = startHousekeeping([pruneKeysJob(database.db), pruneTombstonesJob(database.db)], (job, cause) =>
-        log.error(`${job} failed`, { cause }),
-      );
+      const jobs = [pruneKeysJob(database.db), pruneTombstonesJob(database.db)];
+      if (database.kind === "pglite") jobs.push(embeddedVacuumJob(database.db));
+      housekeeping = startHousekeeping(jobs, (job, cause) => log.error(`${job} failed`, { cause }));
     })
     .onStop(() => housekeeping?.stop())
     .use(requestLog(log))

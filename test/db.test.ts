@@ -2,6 +2,7 @@
 // driver has open bugs there: drizzle-orm #4311, #5062) and the schema's constraints hold.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
+import { embeddedVacuumJob } from "../src/db/housekeeping.ts";
 import { tasks, users } from "../src/db/schema.ts";
 import { driver, freshDatabase, queryRows, type TestDatabase } from "./helpers.ts";
 
@@ -73,4 +74,20 @@ describe(`database (${driver})`, () => {
       "autovacuum_vacuum_scale_factor=0.02",
     ]);
   });
+
+  // PGlite is one backend with no autovacuum worker; the service's housekeeping does its work.
+  test.skipIf(driver !== "pglite")(
+    "the embedded database's vacuum job vacuums and analyzes tasks (PGlite only: PostgreSQL runs autovacuum)",
+    async () => {
+      const state = () =>
+        queryRows<{ vacuumed: boolean; analyzed: boolean }>(
+          database.db,
+          sql`select last_vacuum is not null as vacuumed, last_analyze is not null as analyzed
+            from pg_stat_user_tables where relname = 'tasks'`,
+        );
+      expect(await state()).toEqual([{ vacuumed: false, analyzed: false }]);
+      await embeddedVacuumJob(database.db).run();
+      expect(await state()).toEqual([{ vacuumed: true, analyzed: true }]);
+    },
+  );
 });

@@ -1,6 +1,9 @@
 // Jobs that keep the database tidy (expired Idempotency-Key rows, old tombstones of the change
 // feed) run inside the service on a timer, so a deployment needs no cron beside it. Every replica
 // runs them; each job's statements are bounded batches that skip rows another replica holds.
+import { sql } from "drizzle-orm";
+import type { Database } from "./client.ts";
+
 export interface Job {
   name: string;
   everyMs: number;
@@ -49,3 +52,15 @@ export function startHousekeeping(jobs: Job[], onError: (job: string, cause: unk
   });
   return { stop: () => timers.forEach(clearInterval) };
 }
+
+/**
+ * Embedded PGlite runs no autovacuum (one backend, no workers), so without this its tables kept
+ * every dead row and index entry, and the list's index-only scans read the heap more as pages went
+ * unmarked (what migration 0009 prevents on PostgreSQL). Hourly: the database is held meanwhile,
+ * for a time that grows with its rows (bench/notes/2026-12-06.md, G).
+ */
+export const embeddedVacuumJob = (db: Database): Job => ({
+  name: "vacuuming the embedded database",
+  everyMs: 60 * 60_000,
+  run: () => db.execute(sql`vacuum (analyze)`),
+});
