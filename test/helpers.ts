@@ -8,7 +8,14 @@ import { ConfigError, loadConfig } from "../src/config.ts";
 import { type TestAppOptions, testApp } from "./support/app.ts";
 
 export { testApp, testEvents } from "./support/app.ts";
-export { freshDatabase, queryRows, recountTasks, type TestDatabase } from "./support/database.ts";
+export {
+  freshDatabase,
+  lockHolder,
+  queryRows,
+  recountTasks,
+  someoneWaits,
+  type TestDatabase,
+} from "./support/database.ts";
 export { driver, pooler, postgresUrl, testBinary } from "./support/target.ts";
 export { TEST_SECRET, tokenFor } from "./support/tokens.ts";
 

@@ -5,35 +5,25 @@
 // just before it, just after it, or not at all. PostgreSQL only: PGlite has one connection and no
 // deadline.
 import { describe, expect, test } from "bun:test";
-import { SQL, type TransactionSQL } from "bun";
 import { eq } from "drizzle-orm";
 import { idempotencyKeys, tasks } from "../src/db/schema.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
-import { type Answer, driver, type SendOptions, send, tokenFor, useTestApp } from "./helpers.ts";
+import {
+  type Answer,
+  driver,
+  lockHolder,
+  type SendOptions,
+  send,
+  someoneWaits,
+  tokenFor,
+  useTestApp,
+} from "./helpers.ts";
 
 const ctx = useTestApp();
 const IN_PROGRESS = { detail: "A request with this Idempotency-Key is in progress" };
 
 function keyed(token: string, key: string, request: Omit<SendOptions, "token">) {
   return send(ctx.app, { ...request, token, headers: { "idempotency-key": key } });
-}
-
-/**
- * A connection of the test's own, outside the service's pool, that can hold a user's row lock (as
- * the service reaches the database: through the pooler in the pooled run, hence unnamed statements).
- */
-function lockHolder() {
-  return new SQL({ url: ctx.database.url!, max: 1, prepare: false });
-}
-
-/** Resolves once some backend waits for a lock (the request is blocked on ours); asked inside the holder's transaction. */
-async function someoneWaits(holder: TransactionSQL) {
-  for (let waited = 0; waited < 10_000; waited += 20) {
-    const [row] = await holder`select count(*)::int as n from pg_locks where not granted`;
-    if (row.n > 0) return;
-    await Bun.sleep(20);
-  }
-  throw new Error("no request waited for the lock");
 }
 
 async function newTask(name: string) {
@@ -64,7 +54,7 @@ describe.skipIf(driver === "pglite")(`Idempotency-Key against the query deadline
           const before = await completedOf(task.id);
           const key = `toggle-${step}`;
           const toggle = { method: "PATCH", path: `/api/tasks/${task.id}/complete` };
-          const holder = lockHolder();
+          const holder = lockHolder(ctx.database.url!);
           let first: Promise<Answer> | undefined;
           await holder.begin(async (tx) => {
             await tx.unsafe(`select 1 from users where id = $1 for ${strength}`, [id]);
@@ -97,7 +87,7 @@ describe.skipIf(driver === "pglite")(`Idempotency-Key against the query deadline
 
   test("while a keyed request runs, its key is in progress (409) for any request, and nothing else is written", async () => {
     const { id, token, task } = await newTask("flight");
-    const holder = lockHolder();
+    const holder = lockHolder(ctx.database.url!);
     const create = { method: "POST", path: "/api/tasks", body: { title: "slow" } };
     let first: Promise<Answer> | undefined;
     const taskCount = () => ctx.db.$count(tasks, eq(tasks.userId, id));

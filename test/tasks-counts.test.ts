@@ -3,12 +3,11 @@
 // after writes that race, and after a write whose statement waited behind another that changed its
 // task (the case a plain read of the task's old state got wrong).
 import { describe, expect, test } from "bun:test";
-import { SQL, type TransactionSQL } from "bun";
 import { sql } from "drizzle-orm";
 import { RECOUNT_SQL } from "../src/modules/tasks/counts.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
 import { PRIORITIES } from "../src/rules.ts";
-import { type Answer, driver, queryRows, send, tokenFor, useTestApp } from "./helpers.ts";
+import { type Answer, driver, lockHolder, queryRows, send, someoneWaits, tokenFor, useTestApp } from "./helpers.ts";
 
 const ctx = useTestApp();
 
@@ -161,16 +160,6 @@ describe(`X-Total-Count from the kept counts (${driver})`, () => {
   }, 120_000);
 });
 
-/** Resolves once some backend waits for a lock; asked inside the holder's transaction. */
-async function someoneWaits(holder: TransactionSQL) {
-  for (let waited = 0; waited < 10_000; waited += 20) {
-    const [row] = await holder`select count(*)::int as n from pg_locks where not granted`;
-    if (row.n > 0) return;
-    await Bun.sleep(20);
-  }
-  throw new Error("no request waited for the lock");
-}
-
 // PostgreSQL only: PGlite runs one statement at a time, so no statement's snapshot is ever older than
 // the task it reads.
 describe.skipIf(driver === "pglite")(`a write that waited behind another write of its task (${driver})`, () => {
@@ -199,7 +188,7 @@ describe.skipIf(driver === "pglite")(`a write that waited behind another write o
     const sub = `counts-waited-${crypto.randomUUID()}`;
     const token = await tokenFor(sub);
     const created = await send<Task>(ctx.app, { method: "POST", path: "/api/tasks", token, body: { title: "t" } });
-    const holder = new SQL({ url: ctx.database.url!, max: 1, prepare: false });
+    const holder = lockHolder(ctx.database.url!);
     let answer: Promise<Answer> | undefined;
     await holder.begin(async (tx) => {
       await tx.unsafe("select 1 from tasks where id = $1 for no key update", [created.body.id]);

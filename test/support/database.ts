@@ -2,7 +2,7 @@
 // template, made once per `bun test` run, because initdb costs ~3 s and a copy ~0.3 s. PostgreSQL
 // (TEST_DATABASE_URL set): a new database per file, dropped afterwards, so files and concurrent
 // runs never see each other's rows.
-import { SQL } from "bun";
+import { SQL, type TransactionSQL } from "bun";
 import { type SQL as Query, sql } from "drizzle-orm";
 import { type Database, type DatabaseHandle, openEmbedded, openPostgres } from "../../src/db/client.ts";
 import { RECOUNT_SQL } from "../../src/modules/tasks/counts.ts";
@@ -69,4 +69,23 @@ export async function queryRows<T>(db: Database, query: Query): Promise<T[]> {
 /** Tasks inserted around the service are not in their users' counts, which lists read: counts them. */
 export async function recountTasks(db: Database): Promise<void> {
   await db.execute(sql.raw(RECOUNT_SQL));
+}
+
+/**
+ * A connection of a test's own, outside the service's pool, that holds locks while a request waits
+ * on them (as the service reaches the database: through the pooler in the pooled run, hence
+ * unnamed statements).
+ */
+export function lockHolder(url: string): SQL {
+  return new SQL({ url, max: 1, prepare: false });
+}
+
+/** Resolves once some backend waits for a lock (a request is blocked on the holder's); asked inside the holder's transaction. */
+export async function someoneWaits(holder: TransactionSQL): Promise<void> {
+  for (let waited = 0; waited < 10_000; waited += 20) {
+    const [row] = await holder`select count(*)::int as n from pg_locks where not granted`;
+    if (row.n > 0) return;
+    await Bun.sleep(20);
+  }
+  throw new Error("no request waited for the lock");
 }
