@@ -1,6 +1,7 @@
 // Jobs that keep the database tidy (expired Idempotency-Key rows, old tombstones of the change
-// feed) run inside the service on a timer, so a deployment needs no cron beside it. Every replica
-// runs them; each job's statements are bounded batches that skip rows another replica holds.
+// feed, and on embedded PGlite a vacuum) run inside the service on a timer, so a deployment needs
+// no cron beside it. Every replica runs the pruning jobs; their statements are bounded batches that
+// skip rows another replica holds.
 import { sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 
