@@ -1,7 +1,7 @@
 // One typed `db` over either PostgreSQL (Bun's built-in SQL pool) or embedded PGlite.
 // Nothing above src/db/ knows which one it got.
 import { resolve } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
+import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
 import { SQL } from "bun";
 import { sql } from "drizzle-orm";
 import { drizzle as drizzleBunSql } from "drizzle-orm/bun-sql";
@@ -12,7 +12,7 @@ import { traceStatements } from "../observability/tracing.ts";
 import { holdDataDir } from "./data-dir.ts";
 import { QUERY_DEADLINE_MS } from "./deadline.ts";
 import { migratePglite, migratePostgres } from "./migrate.ts";
-import { pgliteAssets } from "./pglite-assets.ts";
+import { pgliteAssets, withExtensions } from "./pglite-assets.ts";
 import { sharesServerConnections } from "./pooler-probe.ts";
 import { replaceablePool } from "./replaceable-pool.ts";
 import * as schema from "./schema.ts";
@@ -77,12 +77,14 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
 export async function openEmbedded(
   options: Pick<DatabaseOptions, "url" | "dataDir" | "pgliteTemplate">,
 ): Promise<PgliteHandle> {
-  const pglite = { ...(await pgliteAssets()), startParams: PGLITE_START_PARAMS };
-  if (options.url) return openPglite(await PGlite.create({ loadDataDir: options.pgliteTemplate, ...pglite }));
+  const assets = { ...(await pgliteAssets()), startParams: PGLITE_START_PARAMS };
+  const create = (where: PGliteOptions) =>
+    withExtensions((extensions) => PGlite.create({ ...where, ...assets, extensions }));
+  if (options.url) return openPglite(await create({ loadDataDir: options.pgliteTemplate }));
   const dataDir = resolve(options.dataDir);
   const held = holdDataDir(dataDir);
   try {
-    const client = await PGlite.create({ dataDir, ...pglite });
+    const client = await create({ dataDir });
     await held.opened();
     const handle = openPglite(client);
     return { ...handle, close: () => handle.close().finally(held.release) };

@@ -111,6 +111,25 @@ export const tasks = pgTable(
   ],
 );
 
+// The text of each task again, for `q`: a trigram index (pg_trgm, with btree_gin for the user) finds
+// the tasks whose title or description contains a text, so a search reads the matches, not all of
+// a user's tasks. It is a table of its own, written by triggers on tasks (migration 0011) only when
+// a task is created, deleted or its text changes: the same index on tasks took new entries at every
+// toggle, since no update there is HOT (bench/notes/2026-12-06.md, F). No foreign key: its check
+// would lock the new task's row at every create; the delete trigger does what a cascade would.
+export const taskTexts = pgTable(
+  "task_texts",
+  {
+    taskId: uuid("task_id").primaryKey(),
+    userId: text("user_id").notNull(),
+    title: text("title").notNull(),
+    description: text("description"),
+  },
+  (t) => [
+    index("task_texts_search_idx").using("gin", t.userId, t.title.op("gin_trgm_ops"), t.description.op("gin_trgm_ops")),
+  ],
+);
+
 // A deleted task, kept so a device that syncs later learns of the deletion (at least 30 days).
 export const taskTombstones = pgTable(
   "task_tombstones",
