@@ -1,12 +1,12 @@
 // The tasks queries. Every function takes the caller's user id and puts it in every WHERE that reads
 // or writes a task: isolation is a property of the query, not a check made after it.
 import { and, asc, desc, eq, ilike, or, type SQL, sql } from "drizzle-orm";
-import type { PgInsertValue } from "drizzle-orm/pg-core";
+import type { AnyPgColumn, PgInsertValue } from "drizzle-orm/pg-core";
 import { fillPlaceholders } from "drizzle-orm/sql/sql";
 import type { UserIdentity } from "../../auth/plugin.ts";
 import type { Database } from "../../db/client.ts";
 import { preparedFor, preparedSql, rows } from "../../db/prepared.ts";
-import { priorityRank, tasks, taskTombstones, users } from "../../db/schema.ts";
+import { priorityRank, tasks, taskTexts, taskTombstones, users } from "../../db/schema.ts";
 import { HttpError } from "../../http/errors.ts";
 import { LIST_LIMIT_DEFAULT } from "../../rules.ts";
 import { bucket, matchingCount, moved, newTaskBucket } from "./counts.ts";
@@ -90,37 +90,57 @@ interface TaskPage {
   state: string;
 }
 
+/**
+ * How a list filters by `q`: not at all; through task_texts' trigram index; or by reading each of
+ * the user's tasks, when `q` holds no three letters or digits in a row (ASCII, word characters in
+ * every locale). From such a text pg_trgm takes no trigram, and an index search without one reads
+ * the whole index.
+ */
+type TextFilter = "none" | "indexed" | "scanned";
+const textFilter = (q: string | undefined): TextFilter =>
+  !q ? "none" : /[a-z0-9]{3}/i.test(q) ? "indexed" : "scanned";
+
 /** What decides a list query's SQL text; everything else about a list is a parameter. */
 interface ListShape {
   status: NonNullable<TaskListQuery["status"]>;
   byPriority: boolean;
-  byText: boolean;
+  byText: TextFilter;
   sort: TaskSort;
   order: "asc" | "desc";
 }
 
 function listShape(query: TaskListQuery): ListShape {
   const { status = "all", sort = "created" } = query;
-  return { status, byPriority: !!query.priority, byText: !!query.q, sort, order: query.order ?? defaultOrder[sort] };
+  const order = query.order ?? defaultOrder[sort];
+  return { status, byPriority: !!query.priority, byText: textFilter(query.q), sort, order };
 }
 
 const listShapeId = (shape: ListShape) =>
   `${shape.status} ${shape.byPriority} ${shape.byText} ${shape.sort} ${shape.order}`;
+
+// The same test either way: task_texts holds each task's title and description as they are.
+const containsPattern = (title: AnyPgColumn, description: AnyPgColumn) =>
+  or(ilike(title, placeholder("pattern")), ilike(description, placeholder("pattern")));
+
+const textCondition: Record<TextFilter, SQL | undefined> = {
+  none: undefined,
+  indexed: sql`${tasks.id} in (select ${taskTexts.taskId} from ${taskTexts}
+    where ${and(eq(taskTexts.userId, placeholder("userId")), containsPattern(taskTexts.title, taskTexts.description))})`,
+  scanned: containsPattern(tasks.title, tasks.description),
+};
 
 function listWhere({ status, byPriority, byText }: ListShape) {
   return and(
     eq(tasks.userId, placeholder("userId")),
     status === "all" ? undefined : eq(tasks.completed, status === "completed"),
     byPriority ? eq(tasks.priority, placeholder("priority")) : undefined,
-    byText
-      ? or(ilike(tasks.title, placeholder("pattern")), ilike(tasks.description, placeholder("pattern")))
-      : undefined,
+    textCondition[byText],
   );
 }
 
 // The list's total: from the user's counts (counts.ts), or counted when `q` filters by text.
 function listTotal(shape: ListShape, where: SQL | undefined): SQL {
-  if (shape.byText) return sql`(select count(*)::int from ${tasks} where ${where})`;
+  if (shape.byText !== "none") return sql`(select count(*)::int from ${tasks} where ${where})`;
   const count = matchingCount(shape.status, shape.byPriority ? sql`${placeholder("priority")}` : undefined);
   return sql`coalesce((select ${count} from ${users} where ${users.id} = ${placeholder("userId")}), 0)`;
 }
@@ -130,21 +150,20 @@ const userState = sql<string>`(select ${users.generation} || '.' || ${users.chan
   where ${users.id} = ${placeholder("userId")})`;
 
 // The page of tasks, each row carrying the total count and the user's state as uncorrelated
-// subqueries, evaluated once.
+// subqueries, evaluated once. The page is chosen in a subquery of plain rows and only its rows are
+// formatted: a scan formats every row it reads, and a deep page reads `offset` rows it then skips
+// (offset=5000 of 100,000 tasks: 14.3 ms formatting all, 2.5 ms formatting the page, in bench/notes).
 const listPage = preparedFor((db, shape: ListShape) => {
   const where = listWhere(shape);
-  return db
-    .select({
-      ...taskColumns,
-      total: sql<number>`${listTotal(shape, where)}`.as("total"),
-      state: userState.as("state"),
-    })
-    .from(tasks)
-    .where(where)
-    .orderBy(...orderBy(shape.sort, shape.order))
-    .limit(placeholder("limit"))
-    .offset(placeholder("offset"))
-    .prepare("list_tasks");
+  const order = sql.join(orderBy(shape.sort, shape.order), sql`, `);
+  return preparedSql(
+    db,
+    "list_tasks",
+    sql`select ${taskSelection}, ${listTotal(shape, where)} as total, ${userState} as state
+      from (select * from ${tasks} where ${where} order by ${order}
+        limit ${placeholder("limit")} offset ${placeholder("offset")}) as ${tasks}
+      order by ${order}`,
+  );
 }, listShapeId);
 
 // The two sort directions no index keeps in order: due_date desc and priority asc, both with the
