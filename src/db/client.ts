@@ -1,5 +1,6 @@
 // One typed `db` over either PostgreSQL (Bun's built-in SQL pool) or embedded PGlite.
 // Nothing above src/db/ knows which one it got.
+import { tmpdir } from "node:os";
 import { resolve } from "node:path";
 import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
 import { SQL } from "bun";
@@ -78,13 +79,15 @@ export async function openEmbedded(
   options: Pick<DatabaseOptions, "url" | "dataDir" | "pgliteTemplate">,
 ): Promise<PgliteHandle> {
   const assets = { ...(await pgliteAssets()), startParams: PGLITE_START_PARAMS };
-  const create = (where: PGliteOptions) =>
-    withExtensions((extensions) => PGlite.create({ ...where, ...assets, extensions }));
-  if (options.url) return openPglite(await create({ loadDataDir: options.pgliteTemplate }));
+  // The extensions' copies go where the database is written: a read-only root filesystem (a
+  // container's, Kubernetes' readOnlyRootFilesystem) may have no writable /tmp, but has the data dir.
+  const create = (copies: string, where: PGliteOptions) =>
+    withExtensions(copies, (extensions) => PGlite.create({ ...where, ...assets, extensions }));
+  if (options.url) return openPglite(await create(tmpdir(), { loadDataDir: options.pgliteTemplate }));
   const dataDir = resolve(options.dataDir);
   const held = holdDataDir(dataDir);
   try {
-    const client = await create({ dataDir });
+    const client = await create(dataDir, { dataDir });
     await held.opened();
     const handle = openPglite(client);
     return { ...handle, close: () => handle.close().finally(held.release) };

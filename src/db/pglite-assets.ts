@@ -3,7 +3,6 @@
 // /$bunfs/root/… and does not exist (ENOENT pglite.data). Used in every mode, not only in the
 // binary, so there is one way PGlite is opened.
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import initdbWasmPath from "@electric-sql/pglite/initdb.wasm" with { type: "file" };
@@ -37,22 +36,25 @@ export async function pgliteAssets(): Promise<PgliteAssets> {
 const EXTENSIONS = { pg_trgm: pgTrgmPath, btree_gin: btreeGinPath };
 
 /**
- * Runs `open` with PGlite's `extensions` option naming copies of the bundles on disk, removed once
- * it is done (PGlite reads them while it starts, never after). PGlite reads a bundle with
- * fs.createReadStream, which cannot open a file embedded in a compiled binary (ENOENT for
- * /$bunfs/…, while Bun.file reads it); a copy works the same everywhere.
+ * Runs `open` with PGlite's `extensions` option naming copies of the bundles on disk, in a new
+ * directory under `dir` removed once it is done (PGlite reads them while it starts, never after).
+ * PGlite reads a bundle with fs.createReadStream, which cannot open a file embedded in a compiled
+ * binary (ENOENT for /$bunfs/…, while Bun.file reads it); a copy works the same everywhere.
  */
-export async function withExtensions<T>(open: (extensions: Record<string, URL>) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), "todo-api-pglite-"));
+export async function withExtensions<T>(
+  dir: string,
+  open: (extensions: Record<string, URL>) => Promise<T>,
+): Promise<T> {
+  const copies = await mkdtemp(join(dir, ".pglite-extensions-"));
   try {
     const extensions: Record<string, URL> = {};
     for (const [name, path] of Object.entries(EXTENSIONS)) {
-      const copy = join(dir, `${name}.tar.gz`);
+      const copy = join(copies, `${name}.tar.gz`);
       await Bun.write(copy, Bun.file(path));
       extensions[name] = pathToFileURL(copy);
     }
     return await open(extensions);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await rm(copies, { recursive: true, force: true });
   }
 }
