@@ -17,25 +17,31 @@ const HEAVY_TASKS = 100_000;
 /** Tasks per user that the selective `q` finds, beside the numbered ones. */
 const NEEDLES = 10;
 
-// What a client asks for; every sort in both directions, filters, a selective q, a deep page.
-const LISTS = [
+// What a client asks for; every sort in both directions, filters, a selective q, a deep page. Each
+// page holds PAGE tasks for both users (the light one has at least that many in every filter), so
+// the growth is the heavy user's own tasks, not a longer page: with the default limit a filter
+// gave the light user 12 tasks and the heavy one 100. The deep page is set beside the light user's
+// first page, since 50 tasks have no page at offset 5,000.
+const PAGE = 10;
+const LISTS: { query: string; light?: string }[] = [
   "",
-  "?status=pending&sort=due_date",
-  "?sort=created&order=asc",
-  "?sort=updated",
-  "?sort=updated&order=asc",
-  "?sort=title",
-  "?sort=title&order=desc",
-  "?sort=due_date",
-  "?sort=due_date&order=desc",
-  "?sort=priority",
-  "?sort=priority&order=asc",
-  "?priority=high&sort=title",
-  "?status=completed&sort=priority&order=asc",
-  "?q=plumber",
-  "?q=plumber&status=pending&sort=title",
-  "?limit=50&offset=5000",
-];
+  "status=pending&sort=due_date",
+  "sort=created&order=asc",
+  "sort=updated",
+  "sort=updated&order=asc",
+  "sort=title",
+  "sort=title&order=desc",
+  "sort=due_date",
+  "sort=due_date&order=desc",
+  "sort=priority",
+  "sort=priority&order=asc",
+  "priority=high&sort=title",
+  "status=completed&sort=priority&order=asc",
+  "q=plumber",
+  "q=plumber&status=pending&sort=title",
+]
+  .map((filter): { query: string; light?: string } => ({ query: `?${filter ? `${filter}&` : ""}limit=${PAGE}` }))
+  .concat({ query: `?limit=${PAGE}&offset=5000`, light: `?limit=${PAGE}` });
 
 const { values: args } = parseArgs({
   options: {
@@ -80,17 +86,21 @@ async function seed(url: string): Promise<void> {
 
 const median = (values: number[]) => values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-async function timeRequests(send: () => Promise<Response>): Promise<number> {
+/** The median time of `requests` answers, after 5 unmeasured, and how many tasks an answer held. */
+async function timeRequests(send: () => Promise<Response>): Promise<{ median: number; tasks: number }> {
   for (let i = 0; i < 5; i++) await (await send()).arrayBuffer();
   const times: number[] = [];
+  let tasks = 0;
   for (let i = 0; i < requests; i++) {
     const start = performance.now();
     const response = await send();
-    await response.arrayBuffer();
-    if (!response.ok) throw new Error(`${response.status} ${response.url}`);
+    const body = await response.text();
     times.push(performance.now() - start);
+    if (!response.ok) throw new Error(`${response.status} ${response.url}`);
+    const parsed: unknown = JSON.parse(body);
+    tasks = Array.isArray(parsed) ? parsed.length : 1;
   }
-  return median(times);
+  return { median: median(times), tasks };
 }
 
 const exitCode = await (async () => {
@@ -136,32 +146,46 @@ const exitCode = await (async () => {
   // Light then heavy, one request at a time: the figure is what one waiting person sees.
   const measure = async (label: string, request: (user: (typeof users)[number]) => [string, RequestInit?]) => {
     const medians: number[] = [];
+    const sizes: number[] = [];
     for (const user of users) {
       const [path, init] = request(user);
-      medians.push(
-        await timeRequests(() => fetch(`${server.url}${path}`, { ...init, headers: { authorization: user.auth } })),
+      const { median: time, tasks } = await timeRequests(() =>
+        fetch(`${server.url}${path}`, { ...init, headers: { authorization: user.auth } }),
       );
+      medians.push(time);
+      sizes.push(tasks);
     }
     const [light, heavy] = medians as [number, number];
     const growth = heavy / light;
     rows.push([
       label,
+      sizes.join(" / "),
       light.toFixed(2),
       heavy.toFixed(2),
       `${growth.toFixed(1)}×`,
       growth <= MAX_GROWTH ? "PASS" : `FAIL >${MAX_GROWTH}×`,
     ]);
   };
-  for (const query of LISTS) await measure(`GET /api/tasks${query}`, () => [`/api/tasks${query}`]);
+  for (const { query, light } of LISTS) {
+    const label = `GET /api/tasks${query}${light ? ` (light: ${light})` : ""}`;
+    await measure(label, (user) => [`/api/tasks${user.id === "light-user" ? (light ?? query) : query}`]);
+  }
   await measure("GET /api/tasks/{id}", (user) => [`/api/tasks/${user.task}`]);
   await measure("PATCH /api/tasks/{id}/complete", (user) => [`/api/tasks/${user.task}/complete`, { method: "PATCH" }]);
   requireQuiet(await watch.stop(), "the measurements");
   await admin.close();
 
-  const header = ["request", `${LIGHT_TASKS} tasks ms`, `${HEAVY_TASKS} tasks ms`, "growth", "verdict"];
+  const header = [
+    "request",
+    "tasks in answer",
+    `${LIGHT_TASKS} tasks ms`,
+    `${HEAVY_TASKS} tasks ms`,
+    "growth",
+    "verdict",
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 || i === 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+    cells.map((c, i) => (i === 0 || i === 5 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   console.log(`\n${line(header)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
   for (const row of rows) console.log(line(row));
   console.log(
