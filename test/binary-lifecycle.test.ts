@@ -109,6 +109,8 @@ describe.skipIf(driver !== "pglite" || process.platform !== "linux")(
       expect(await tasks(server.url, token)).toEqual(["made after an interrupted setup"]);
       expect(await server.stop()).toBe(0);
       expect(existsSync(join(dataDir, "todo-api.setup"))).toBe(false);
+      // The extension bundles PGlite read while it started are gone, the interrupted start's too.
+      expect(existsSync(join(dataDir, ".pglite-extensions"))).toBe(false);
       const readableByOthers = Bun.spawnSync(["find", dataDir, "-perm", "/077"]).stdout.toString();
       expect(readableByOthers).toBe("");
     }, 120_000);

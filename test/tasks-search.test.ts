@@ -8,8 +8,10 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import fc from "fast-check";
+import type { Database } from "../src/db/client.ts";
+import { applyMigrations } from "../src/db/migrate.ts";
 import type { Task } from "../src/modules/tasks/model.ts";
-import { driver, queryRows, send, tokenFor, useTestApp } from "./helpers.ts";
+import { driver, freshDatabase, queryRows, send, tokenFor, useTestApp } from "./helpers.ts";
 import { createTask } from "./tasks-helpers.ts";
 
 const ctx = useTestApp();
@@ -123,9 +125,9 @@ const expectEveryQueryExact = async () => {
 };
 
 /** task_texts rows that differ from the task they copy, or that lack one: none. */
-const strayTexts = () =>
+const strayTexts = (db: Database = ctx.db) =>
   queryRows(
-    ctx.db,
+    db,
     sql`select * from tasks t full join task_texts x on x.task_id = t.id
       where t.id is null or x.task_id is null
         or (t.user_id, t.title, t.description) is distinct from (x.user_id, x.title, x.description)`,
@@ -174,6 +176,43 @@ describe(`q through the trigram index and without it (${driver})`, () => {
     expect(await searched("noon")).not.toContain(task.id);
     expect(await searched("GLAZIER")).toContain(task.id);
   });
+
+  test("racing edits, toggles and deletions of one task leave task_texts as the task is (10 rounds)", async () => {
+    for (let round = 0; round < 10; round++) {
+      const task = await createTask(ctx.app, token, { title: "race start" });
+      const path = `/api/tasks/${task.id}`;
+      const edit = (i: number) => (i % 2 ? { title: `race ${round}.${i}` } : { description: `race notes ${i}` });
+      const answers = await Promise.all([
+        ...Array.from({ length: 6 }, (_, i) => send(ctx.app, { method: "PATCH", path, token, body: edit(i) })),
+        send(ctx.app, { method: "PATCH", path: `${path}/complete`, token }),
+        ...(round % 2 ? [send(ctx.app, { method: "DELETE", path, token })] : []),
+      ]);
+      // A write that comes after the deletion finds no task; none fails otherwise.
+      for (const answer of answers) expect([200, 204, 404]).toContain(answer.status);
+    }
+    expect(await strayTexts()).toEqual([]);
+    await expectEveryQueryExact();
+  });
+
+  test("migration 0011 copies the tasks written before it, and they are found", async () => {
+    const database = await freshDatabase({ migrated: false });
+    try {
+      await applyMigrations(database.db, 11);
+      await database.db.execute(sql`insert into users (id) values ('before')`);
+      await database.db.execute(sql`insert into tasks (user_id, title, description)
+        values ('before', 'Ring the plumber', null), ('before', 'Paint', 'the café door'), ('before', 'x', null)`);
+      await applyMigrations(database.db);
+      expect(await strayTexts(database.db)).toEqual([]);
+      const found = await queryRows<{ title: string }>(
+        database.db,
+        sql`select title from task_texts where user_id = 'before' and (title ilike '%PLUMB%' or description ilike '%caf%')
+          order by title`,
+      );
+      expect(found).toEqual([{ title: "Paint" }, { title: "Ring the plumber" }]);
+    } finally {
+      await database.close();
+    }
+  }, 30_000);
 
   test("rows written by hand keep task_texts too: insert, update, delete and truncate", async () => {
     await ctx.db.execute(sql`insert into tasks (user_id, title, description)

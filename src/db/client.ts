@@ -1,7 +1,8 @@
 // One typed `db` over either PostgreSQL (Bun's built-in SQL pool) or embedded PGlite.
 // Nothing above src/db/ knows which one it got.
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
 import { SQL } from "bun";
 import { sql } from "drizzle-orm";
@@ -80,14 +81,18 @@ export async function openEmbedded(
 ): Promise<PgliteHandle> {
   const assets = { ...(await pgliteAssets()), startParams: PGLITE_START_PARAMS };
   // The extensions' copies go where the database is written: a read-only root filesystem (a
-  // container's, Kubernetes' readOnlyRootFilesystem) may have no writable /tmp, but has the data dir.
+  // container's, Kubernetes' readOnlyRootFilesystem) may have no writable /tmp, but has the data
+  // dir, which this process holds.
   const create = (copies: string, where: PGliteOptions) =>
     withExtensions(copies, (extensions) => PGlite.create({ ...where, ...assets, extensions }));
-  if (options.url) return openPglite(await create(tmpdir(), { loadDataDir: options.pgliteTemplate }));
+  if (options.url) {
+    const copies = await mkdtemp(join(tmpdir(), "todo-api-pglite-"));
+    return openPglite(await create(copies, { loadDataDir: options.pgliteTemplate }));
+  }
   const dataDir = resolve(options.dataDir);
   const held = holdDataDir(dataDir);
   try {
-    const client = await create(dataDir, { dataDir });
+    const client = await create(join(dataDir, ".pglite-extensions"), { dataDir });
     await held.opened();
     const handle = openPglite(client);
     return { ...handle, close: () => handle.close().finally(held.release) };

@@ -20,14 +20,18 @@ interface Migrator {
 /** Any drizzle database over PostgreSQL or PGlite; the migrations need no schema types. */
 type AnyDatabase = PgDatabase<PgQueryResultHKT, Record<string, unknown>>;
 
-async function apply(db: AnyDatabase): Promise<void> {
+/**
+ * Applies the first `count` migrations of drizzle/ that `db` has not seen (all by default). Fewer
+ * only in tests of a migration over rows written before it.
+ */
+export async function applyMigrations(db: AnyDatabase, count = migrations.length): Promise<void> {
   // The public `migrate()` helpers only differ in how they read the folder; this is their body.
   const internals = db as unknown as { dialect: Migrator; session: unknown };
-  await internals.dialect.migrate(migrations, internals.session, {});
+  await internals.dialect.migrate(migrations.slice(0, count), internals.session, {});
 }
 
 /** Migrates embedded PGlite (one process owns its data dir, so no lock is needed). */
-export const migratePglite = apply;
+export const migratePglite = (db: AnyDatabase) => applyMigrations(db);
 
 /**
  * Migrates PostgreSQL under a session-level advisory lock, so `sessionUrl` must keep a session:
@@ -49,7 +53,7 @@ export async function migratePostgres(sessionUrl: string): Promise<void> {
     await client`set statement_timeout = 0`;
     await client`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
     try {
-      await apply(drizzleBunSql({ client }));
+      await applyMigrations(drizzleBunSql({ client }));
       await client.unsafe(
         `do $$ begin execute format('alter role %I in database %I set statement_timeout = %s',
           current_user, current_database(), ${QUERY_DEADLINE_MS}); end $$`,

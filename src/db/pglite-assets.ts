@@ -2,7 +2,7 @@
 // embeds them. PGlite otherwise looks for them next to its own module, which inside the binary is
 // /$bunfs/root/… and does not exist (ENOENT pglite.data). Used in every mode, not only in the
 // binary, so there is one way PGlite is opened.
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import initdbWasmPath from "@electric-sql/pglite/initdb.wasm" with { type: "file" };
@@ -36,25 +36,28 @@ export async function pgliteAssets(): Promise<PgliteAssets> {
 const EXTENSIONS = { pg_trgm: pgTrgmPath, btree_gin: btreeGinPath };
 
 /**
- * Runs `open` with PGlite's `extensions` option naming copies of the bundles on disk, in a new
- * directory under `dir` removed once it is done (PGlite reads them while it starts, never after).
- * PGlite reads a bundle with fs.createReadStream, which cannot open a file embedded in a compiled
- * binary (ENOENT for /$bunfs/…, while Bun.file reads it); a copy works the same everywhere.
+ * Runs `open` with PGlite's `extensions` option naming copies of the bundles in `dir`, a directory
+ * only this process uses, made for it and removed once it is done (PGlite reads them while it
+ * starts, never after). PGlite reads a bundle with fs.createReadStream, which cannot open a file
+ * embedded in a compiled binary (ENOENT for /$bunfs/…, while Bun.file reads it); a copy works the
+ * same everywhere.
  */
 export async function withExtensions<T>(
   dir: string,
   open: (extensions: Record<string, URL>) => Promise<T>,
 ): Promise<T> {
-  const copies = await mkdtemp(join(dir, ".pglite-extensions-"));
+  // What a process killed while it started left behind.
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
   try {
     const extensions: Record<string, URL> = {};
     for (const [name, path] of Object.entries(EXTENSIONS)) {
-      const copy = join(copies, `${name}.tar.gz`);
+      const copy = join(dir, `${name}.tar.gz`);
       await Bun.write(copy, Bun.file(path));
       extensions[name] = pathToFileURL(copy);
     }
     return await open(extensions);
   } finally {
-    await rm(copies, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
   }
 }

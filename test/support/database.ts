@@ -29,13 +29,13 @@ export type TestDatabase = DatabaseHandle & {
 };
 
 /**
- * A fresh database of the driver under test, migrated unless `migrated: false` (PostgreSQL only:
- * for tests of how processes apply migrations to an empty database).
+ * A fresh database of the driver under test, migrated unless `migrated: false` (for tests of how
+ * migrations are applied: on PGlite a new empty database, which costs an initdb).
  */
 export async function freshDatabase({ migrated = true } = {}): Promise<TestDatabase> {
   if (!postgresUrl) {
-    if (!migrated) throw new Error("an unmigrated database is a PostgreSQL-only fixture");
-    return openEmbedded({ url: "memory://", dataDir: "", pgliteTemplate: await pgliteTemplate() });
+    const template = migrated ? await pgliteTemplate() : undefined;
+    return openEmbedded({ url: "memory://", dataDir: "", pgliteTemplate: template });
   }
   const name = `todo_test_${crypto.randomUUID().replaceAll("-", "")}`;
   const adminUrl = directUrl ?? postgresUrl;
