@@ -41,6 +41,7 @@ describe("docs/api.md states the rules the service enforces", () => {
     const line = reference.split("\n").filter((l) => l.replace(/\s+/g, " ").startsWith("| `priority` |"))[1]!;
     expect(line.split("|")[2]!.trim()).toBe(listed(PRIORITIES).join(", "));
     expect(row("limit").slice(1)).toEqual([`1–${LIST_LIMIT_MAX}`, String(LIST_LIMIT_DEFAULT)]);
+    expect(row("q")[1]).toStartWith(`text of at most ${DESCRIPTION_MAX} characters,`);
   });
 
   test("the change feed's page and the Idempotency-Key format", () => {

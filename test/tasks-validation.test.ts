@@ -3,6 +3,7 @@
 // answers 400 naming the field, and the database is the same afterwards.
 import { beforeAll, describe, expect, test } from "bun:test";
 import type { Task } from "../src/modules/tasks/model.ts";
+import { DESCRIPTION_MAX } from "../src/rules.ts";
 import { driver, send, tokenFor, useTestApp } from "./helpers.ts";
 import { createTask, unchanged } from "./tasks-helpers.ts";
 
@@ -280,6 +281,21 @@ describe(`list query parameters (${driver})`, () => {
     const answer = await send(ctx.app, { path: `/api/tasks?${query}`, token });
     expect(answer.status).toBe(400);
     expect(answer.body).toEqual({ detail: "Invalid query parameter", errors: [{ field, message }] });
+  });
+
+  test(`q longer than ${DESCRIPTION_MAX} characters, the longest text a task holds, is a 400; that long is a 200`, async () => {
+    for (const unit of ["a", "é", "😀"]) {
+      // Lengths count UTF-16 code units, as for the task's own text: the emoji is two.
+      const over = unit.repeat(Math.floor(DESCRIPTION_MAX / unit.length) + 1);
+      const answer = await send(ctx.app, { path: `/api/tasks?q=${encodeURIComponent(over)}`, token });
+      expect(answer.status).toBe(400);
+      expect(answer.body).toEqual({
+        detail: "Invalid query parameter",
+        errors: [{ field: "q", message: `must be a string of at most ${DESCRIPTION_MAX} characters` }],
+      });
+      const most = unit.repeat(Math.floor(DESCRIPTION_MAX / unit.length));
+      expect((await send(ctx.app, { path: `/api/tasks?q=${encodeURIComponent(most)}`, token })).status).toBe(200);
+    }
   });
 
   test("every bad parameter is named at once", async () => {

@@ -1,7 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { type FormEvent, useEffect, useRef, useState, useSyncExternalStore } from "react";
-import { TITLE_MAX } from "todo-api/src/rules.ts";
+import { DESCRIPTION_MAX, TITLE_MAX } from "todo-api/src/rules.ts";
 import type { Task } from "../lib/api.ts";
 import type { User } from "../lib/auth.ts";
 import { authClient } from "../lib/auth-client.ts";
@@ -204,6 +204,7 @@ function Tasks({ sync }: { sync: TaskSync }) {
           <span>Search</span>
           <input
             type="search"
+            maxLength={DESCRIPTION_MAX}
             placeholder="Title or description"
             value={filters.q}
             onChange={(e) => setFilter("q", e.target.value)}
