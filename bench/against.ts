@@ -20,8 +20,13 @@ async function run(cmd: string[], cwd: string, env?: Record<string, string>): Pr
   return out.trim();
 }
 
-/** Checks `ref` out into `work` and installs its packages; the target that runs its service. */
-export async function againstTarget(ref: string, work: string, service: Target): Promise<Target> {
+/** `ref` checked out in `work` with its packages installed: the commit's short hash and its directory. */
+export interface Checkout {
+  commit: string;
+  dir: string;
+}
+
+export async function checkOut(ref: string, work: string): Promise<Checkout> {
   const commit = await run(["git", "rev-parse", "--short", `${ref}^{commit}`], ROOT).catch(() =>
     fail(`--against ${ref}: not a commit of this repository`),
   );
@@ -30,6 +35,11 @@ export async function againstTarget(ref: string, work: string, service: Target):
   worktrees.push(dir);
   await run(["bun", "install", "--frozen-lockfile"], dir);
   console.log(`bench: ${ref} (${commit}) checked out in ${dir}`);
+  return { commit, dir };
+}
+
+/** The twin of a service target (same variant: log level, workers, env) that runs the checkout. */
+export function againstTarget({ commit, dir }: Checkout, service: Target): Target {
   const [, ...variant] = service.label.split(" ");
   return {
     label: [`service@${commit}`, ...variant].join(" "),

@@ -14,7 +14,7 @@ import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
-import { againstTarget } from "./against.ts";
+import { againstTarget, checkOut } from "./against.ts";
 import { benchBudgetSeconds, databases, guard } from "./cleanup.ts";
 import { type EventsResult, printEvents, runEventsBench } from "./events.ts";
 import { type Measurement, measureScenario } from "./measure.ts";
@@ -28,12 +28,13 @@ import { checkSync, isSyncScenario, syncData, syncLua } from "./sync.ts";
 const options = parseOptions();
 const { scenarios, serverUrl } = options;
 const { work, end } = guard(serverUrl, benchBudgetSeconds(options));
-// Each service target's twin at the --against commit runs right after it in every round of slices.
+// Each service target's twin at the --against commit runs right after it in every round of slices;
+// the twins of several variants (--log-level info,silent) share one checkout.
+const checkout = options.against === undefined ? undefined : await checkOut(options.against, work);
 const targets: Target[] = [];
 for (const target of options.targets) {
   targets.push(target);
-  if (options.against && target.label.startsWith("service"))
-    targets.push(await againstTarget(options.against, work, target));
+  if (checkout && target.label.startsWith("service")) targets.push(againstTarget(checkout, target));
 }
 
 const started = Date.now();
