@@ -15,7 +15,7 @@ import { inBatches, type Job } from "../../db/housekeeping.ts";
 import { preparedFor, preparedSql, rows } from "../../db/prepared.ts";
 import { tasks, taskTombstones, users } from "../../db/schema.ts";
 import { HttpError } from "../../http/errors.ts";
-import { taskOf, taskSelection } from "../tasks/fields.ts";
+import { type TaskRow, taskOf, taskSelection } from "../tasks/fields.ts";
 import type { Task } from "../tasks/model.ts";
 
 export type Change = { cursor: string } & ({ task: Task } | { deleted: string });
@@ -73,14 +73,14 @@ function decodeCursor(userId: string, cursor: string): Position {
 
 const placeholder = sql.placeholder;
 
-interface FeedRow extends Task {
+type FeedRow = TaskRow & {
   generation: number | null;
   head: number | null;
   pruned: number | null;
   /** The change's number: a task's version or a tombstone's seq; null when the page is empty. */
   n: number | null;
   deleted: string | null;
-}
+};
 
 // One statement, so the user's numbers and the page come from one snapshot. Each arm stops after
 // `take` rows in number order (an index range scan each); the union is cut to `take` again. Tasks

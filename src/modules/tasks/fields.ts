@@ -2,7 +2,7 @@
 // for the fields a client writes, how a request's value is stored and what an absent one becomes.
 // The SELECT list, the INSERT and UPDATE statements and the row-to-Task copy all come from here, so
 // a new field is one entry here, its schema in model.ts and its column in db/schema.ts.
-import { type SQL, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import { tasks } from "../../db/schema.ts";
 import { parseDueDate } from "./due-date.ts";
@@ -12,7 +12,7 @@ type Column = keyof typeof tasks.$inferInsert;
 
 interface Field {
   column: Column;
-  /** Timestamps are read as the contract's ISO text, made by PostgreSQL (see taskColumns). */
+  /** A timestamp, which taskOf writes as the contract's text (see TaskRow). */
   time?: true;
   /** For a field a client writes: the column's value for a request's value, and for an absent one. */
   write?: { store(value: never): unknown; absent: unknown };
@@ -48,37 +48,49 @@ export const writableFields = names.filter((name) => "write" in taskFields[name]
 
 const columnOf = (name: FieldName): AnyPgColumn => tasks[taskFields[name].column];
 
-// Timestamps as the contract's ISO text, in exactly toISOString()'s form, made by PostgreSQL.
-const isoText = (column: AnyPgColumn) =>
-  sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
 /**
- * A task's columns under the contract's names and in its types, so a row as the driver returns it
- * holds the Task: no drizzle mapping (is() checks per column per row, 14.5% of a list request's CPU),
- * no Date made from a timestamp only to be turned back into text. Same rows on both drivers.
+ * A task's columns, each named as the contract names its field, so a row as the driver returns it
+ * holds the Task but for its timestamps (taskOf): no drizzle mapping (is() checks per column per
+ * row, 14.5% of a list request's CPU). Same rows on both drivers.
  */
-export const taskColumns = Object.fromEntries(
-  names.map((name) => {
-    const field: Field = taskFields[name];
-    return [name, field.time ? isoText(columnOf(name)).as(name) : columnOf(name)];
-  }),
-) as Record<FieldName, AnyPgColumn | SQL.Aliased<string>>;
+export const taskColumns = Object.fromEntries(names.map((name) => [name, columnOf(name)])) as Record<
+  FieldName,
+  AnyPgColumn
+>;
 
 /** The same columns as a SELECT list, for statements written as SQL. */
 export const taskSelection = sql.join(
-  names.map((name) => {
-    const field: Field = taskFields[name];
-    return sql`${field.time ? isoText(columnOf(name)) : columnOf(name)} as ${sql.identifier(name)}`;
-  }),
+  names.map((name) => sql`${columnOf(name)} as ${sql.identifier(name)}`),
   sql`, `,
 );
 
-/** The Task in a row that also carries other columns (a list's total, a version). */
-export function taskOf(row: Task): Task {
+type TimeField = { [K in FieldName]: (typeof taskFields)[K] extends { time: true } ? K : never }[FieldName];
+
+/**
+ * A task's row as the drivers return it: Bun.SQL reads a timestamp as a Date; PGlite, through
+ * drizzle's session, which sets its timestamp parsers aside, as PostgreSQL's text
+ * ("2026-12-06 06:54:09.557+00").
+ */
+export type TaskRow = Omit<Task, TimeField> & { [K in TimeField]: Date | string | Extract<Task[K], null> };
+
+const isTime = names.map((name) => "time" in taskFields[name]);
+const isoText = (value: Date | string) => (typeof value === "string" ? new Date(value) : value).toISOString();
+
+/**
+ * The Task in a row that may carry other columns (a list's total, a version), its timestamps in
+ * toISOString()'s text. Made here, not by PostgreSQL's to_char: 0.32 µs a timestamp there, 150 of
+ * them in a list of 50, was what a list cost PostgreSQL beyond the bench's baseline; toISOString
+ * takes 0.24 µs, and a list served 1.05–1.08× as many requests (bench/notes/2026-12-06.md, R).
+ */
+export function taskOf(row: TaskRow): Task {
   // A loop over the names keeps the field table the one place fields are named; a rest pattern
   // (`{ total, ...task }`) would be shorter but copies through a slower path in a list's hot loop.
   const task = {} as Record<string, unknown>;
-  for (const name of names) task[name] = row[name];
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    const value = row[name];
+    task[name] = isTime[i] && value !== null ? isoText(value as Date | string) : value;
+  }
   return task as Task;
 }
 

@@ -14,6 +14,7 @@ import { taskEtag } from "./etag.ts";
 import {
   createValues,
   storedValues,
+  type TaskRow,
   taskColumns,
   taskFields,
   taskOf,
@@ -231,7 +232,7 @@ export function listQuery(db: Database, userId: string, query: TaskListQuery): {
 export async function listTasks(db: Database, userId: string, query: TaskListQuery): Promise<TaskPage> {
   const shape = listShape(query);
   const values = listValues(userId, query);
-  const page = await rows<Task & { total: number; state: string }>(pageQuery(db, shape), values);
+  const page = await rows<TaskRow & { total: number; state: string }>(pageQuery(db, shape), values);
   // One round trip, except for an empty page, whose missing rows carry no count.
   const { total, state } = page[0] ?? (await rows<{ total: number; state: string }>(listCount(db, shape), values))[0]!;
   return { tasks: page.map(taskOf), total, state: state ?? "" };
@@ -258,7 +259,7 @@ interface VersionedTask {
   version: number;
 }
 
-type VersionedRow = Task & { version: number };
+type VersionedRow = TaskRow & { version: number };
 const versioned = (row: VersionedRow): VersionedTask => ({ task: taskOf(row), version: row.version });
 
 // float8: both drivers read it as a number (bigint comes back as text from one and BigInt from the other).
