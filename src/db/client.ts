@@ -65,7 +65,10 @@ export interface DatabaseOptions {
 // initdb sizes shared_buffers for a server (128 MB), and in PGlite they live in the process's own
 // WebAssembly heap: with them the process held ~285 MB idle and was OOM-killed under a 256 MB
 // limit (issue 20). One single-user backend serving one process's requests needs far fewer.
-const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB"];
+// TimeZone: PGlite's rows carry timestamps as text in the session's zone, which taskOf reads with
+// Date; in UTC that text always parses ("+00"), where an old date in another zone can carry a local
+// mean time offset with seconds ("-10:29:20") that Date cannot read.
+const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB", "-c", "TimeZone=UTC"];
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.url && !options.url.startsWith("memory:")) {

@@ -67,14 +67,19 @@ export const taskSelection = sql.join(
 type TimeField = { [K in FieldName]: (typeof taskFields)[K] extends { time: true } ? K : never }[FieldName];
 
 /**
- * A task's row as the drivers return it: Bun.SQL reads a timestamp as a Date; PGlite, through
- * drizzle's session, which sets its timestamp parsers aside, as PostgreSQL's text
- * ("2026-12-06 06:54:09.557+00").
+ * A task's row as the drivers return it: Bun.SQL reads a timestamp as a Date (an infinite one as
+ * ±Infinity); PGlite, through drizzle's session, which sets its timestamp parsers aside, as
+ * PostgreSQL's text ("2026-12-06 06:54:09.557+00").
  */
-export type TaskRow = Omit<Task, TimeField> & { [K in TimeField]: Date | string | Extract<Task[K], null> };
+export type TaskRow = Omit<Task, TimeField> & { [K in TimeField]: Date | string | number | Extract<Task[K], null> };
 
 const isTime = names.map((name) => "time" in taskFields[name]);
-const isoText = (value: Date | string) => (typeof value === "string" ? new Date(value) : value).toISOString();
+
+/** toISOString()'s text; null for `infinity`, which names no instant (as to_char gives none). */
+function isoText(value: Date | string | number): string | null {
+  const date = value instanceof Date ? value : new Date(value);
+  return Number.isFinite(date.getTime()) ? date.toISOString() : null;
+}
 
 /**
  * The Task in a row that may carry other columns (a list's total, a version), its timestamps in
@@ -89,7 +94,7 @@ export function taskOf(row: TaskRow): Task {
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
     const value = row[name];
-    task[name] = isTime[i] && value !== null ? isoText(value as Date | string) : value;
+    task[name] = isTime[i] && value !== null ? isoText(value as Date | string | number) : value;
   }
   return task as Task;
 }
